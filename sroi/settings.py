@@ -183,3 +183,7 @@ LOGGING = {
 
 # SROI domain settings
 SROI_CANDIDATE_CODE_PREFIX = env.str("SROI_CANDIDATE_CODE_PREFIX", default="K")
+
+if SROI_ENV == "test":
+    # Fast hashing in tests only.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,457 @@
+"""Writes for contractors, contracts, obligations and settlements.
+
+Every function is keyword-only, takes the ``acting_user``, checks permission through
+``sroi.permissions``, validates with ``full_clean()`` and runs in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sroi.permissions import Action, can, can_in_municipality
+
+from .models import (
+    Contract,
+    Contractor,
+    ContractorContact,
+    Obligation,
+    ObligationChange,
+    Settlement,
+    SroiPolicy,
+)
+from .obligation_calc import (
+    ContractTerms,
+    Deviation,
+    ObligationComputation,
+    ObligationInputError,
+    PolicyTerms,
+    compute_obligation,
+)
+
+# Contract fields whose change recomputes the obligation.
+RECOMPUTE_FIELDS = ("value_excl_vat", "labour_cost", "award_date", "start_date", "end_date")
+CONTRACT_FIELDS = (
+    "municipality",
+    "reference",
+    "title",
+    "description",
+    "contractor",
+    "kind",
+    "value_excl_vat",
+    "labour_cost",
+    "award_date",
+    "start_date",
+    "end_date",
+    "procurement_officer",
+)
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied
+
+
+# --- Contractors -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_contractor(*, acting_user, contacts: list[dict] | None = None, **fields) -> Contractor:
+    scope_ok = can_in_any_municipality(acting_user, Action.CREATE_CONTRACT)
+    _require(scope_ok)
+    contractor = Contractor(**fields)
+    contractor.full_clean()
+    contractor.save()
+    for contact in contacts or []:
+        c = ContractorContact(contractor=contractor, **contact)
+        c.full_clean()
+        c.save()
+    return contractor
+
+
+@transaction.atomic
+def update_contractor(*, acting_user, contractor: Contractor, **fields) -> Contractor:
+    _require(can_in_any_municipality(acting_user, Action.CHANGE_CONTRACT))
+    for name, value in fields.items():
+        setattr(contractor, name, value)
+    contractor.full_clean()
+    contractor.save()
+    return contractor
+
+
+def can_in_any_municipality(user, action: Action) -> bool:
+    from sroi.permissions import get_scope
+
+    scope = get_scope(user)
+    return scope.is_superuser or bool(scope.municipalities_for(action))
+
+
+# --- Policies --------------------------------------------------------------------------------
+
+
+def policy_in_force(*, municipality_id: int, on_date: date) -> SroiPolicy | None:
+    """The policy version of ``municipality`` in force on ``on_date`` (latest valid_from)."""
+    return (
+        SroiPolicy.objects.filter(municipality_id=municipality_id, valid_from__lte=on_date)
+        .prefetch_related("pso_discounts")
+        .order_by("-valid_from")
+        .first()
+    )
+
+
+def policy_terms(policy: SroiPolicy) -> PolicyTerms:
+    return PolicyTerms(
+        valid_from=policy.valid_from,
+        threshold=policy.threshold,
+        default_percentage=policy.default_percentage,
+        base=policy.base,
+        grace_days=policy.grace_days,
+        reduced_percentage=policy.reduced_percentage,
+        pso_discounts={d.level: d.discount_percentage for d in policy.pso_discounts.all()},
+    )
+
+
+def contract_terms(contract: Contract) -> ContractTerms:
+    return ContractTerms(
+        value_excl_vat=contract.value_excl_vat,
+        labour_cost=contract.labour_cost,
+        award_date=contract.award_date,
+        start_date=contract.start_date,
+        end_date=contract.end_date,
+        pso_level=contract.contractor.pso_level_certified_for(
+            contract.start_date, contract.end_date
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ObligationPreview:
+    policy: SroiPolicy | None
+    computation: ObligationComputation | None
+    error: str | None = None
+
+
+def preview_obligation(contract: Contract, deviation: Deviation | None = None) -> ObligationPreview:
+    """What the obligation of an (unsaved) contract would be: for forms, before saving."""
+    policy = policy_in_force(municipality_id=contract.municipality_id, on_date=contract.award_date)
+    if policy is None:
+        return ObligationPreview(
+            None,
+            None,
+            _("No SROI policy of %(municipality)s is in force on %(date)s.")
+            % {"municipality": contract.municipality, "date": f"{contract.award_date:%d-%m-%Y}"},
+        )
+    try:
+        computation = compute_obligation(policy_terms(policy), contract_terms(contract), deviation)
+    except ObligationInputError as exc:
+        return ObligationPreview(policy, None, str(exc))
+    return ObligationPreview(policy, computation)
+
+
+# --- Contracts and obligations ---------------------------------------------------------------
+
+
+@transaction.atomic
+def create_contract(
+    *, acting_user, deviation: Deviation | None = None, **fields
+) -> tuple[Contract, Obligation | None]:
+    """Enter an awarded contract; at or above the threshold its obligation is created."""
+    unknown = set(fields) - set(CONTRACT_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown contract fields: {sorted(unknown)}")
+    contract = Contract(**fields)
+    municipality_id = contract.municipality_id
+    _require(
+        municipality_id is not None
+        and can_in_municipality(acting_user, Action.CREATE_CONTRACT, municipality_id)
+    )
+    contract.full_clean()
+    contract.save()
+    obligation = _create_obligation(contract, deviation, acting_user)
+    return contract, obligation
+
+
+def _create_obligation(
+    contract: Contract, deviation: Deviation | None, acting_user
+) -> Obligation | None:
+    preview = preview_obligation(contract, deviation)
+    if preview.error:
+        raise ValidationError(preview.error)
+    comp = preview.computation
+    if not comp.applies:
+        return None
+    from placements.services import rulebook_in_force
+
+    obligation = Obligation(
+        contract=contract,
+        policy=preview.policy,
+        rulebook=rulebook_in_force(
+            municipality_id=contract.municipality_id, on_date=contract.award_date
+        ),
+        **_computed_fields(comp),
+    )
+    obligation.full_clean()
+    obligation.save()
+    ObligationChange.objects.create(
+        obligation=obligation,
+        kind=ObligationChange.Kind.CREATED,
+        new_amount=obligation.amount,
+        new_deadline=obligation.deadline,
+        reason=comp.deviation_reason,
+        details={"explanation": list(comp.explanation)},
+        changed_by=acting_user,
+    )
+    return obligation
+
+
+def _computed_fields(comp: ObligationComputation) -> dict:
+    return {
+        "base": comp.base,
+        "base_amount": comp.base_amount,
+        "percentage": comp.percentage,
+        "pso_level": comp.pso_level,
+        "pso_discount": comp.pso_discount,
+        "amount": comp.amount,
+        "deviation": comp.deviation,
+        "deviation_reason": comp.deviation_reason,
+        "explanation": list(comp.explanation),
+        "window_start": comp.window_start,
+        "deadline": comp.deadline,
+    }
+
+
+def _deviation_of(obligation: Obligation) -> Deviation | None:
+    if not obligation.deviation:
+        return None
+    return Deviation(
+        kind=obligation.deviation,
+        percentage=obligation.percentage,
+        reason=obligation.deviation_reason,
+    )
+
+
+@transaction.atomic
+def update_contract(*, acting_user, contract: Contract, reason: str = "", **changes) -> Contract:
+    """Change a contract; a change of value or dates recomputes its obligation, recorded with
+    the old and new amount. A settled obligation is never recomputed."""
+    unknown = set(changes) - set(CONTRACT_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown contract fields: {sorted(unknown)}")
+    contract = Contract.objects.select_for_update().select_related("contractor").get(pk=contract.pk)
+    _require(can(acting_user, Action.CHANGE_CONTRACT, contract))
+    if "municipality" in changes and changes["municipality"].pk != contract.municipality_id:
+        _require(
+            can_in_municipality(acting_user, Action.CREATE_CONTRACT, changes["municipality"].pk)
+        )
+    before = {name: getattr(contract, name) for name in RECOMPUTE_FIELDS}
+    for name, value in changes.items():
+        setattr(contract, name, value)
+    contract.full_clean()
+    contract.save()
+    changed = {
+        name: (before[name], getattr(contract, name))
+        for name in RECOMPUTE_FIELDS
+        if before[name] != getattr(contract, name)
+    }
+    if changed:
+        _recompute_obligation(contract, changed, reason, acting_user)
+    return contract
+
+
+def _recompute_obligation(contract: Contract, changed: dict, reason: str, acting_user) -> None:
+    obligation = Obligation.objects.select_for_update().filter(contract=contract).first()
+    if obligation is not None and obligation.status == Obligation.Status.SETTLED:
+        raise ValidationError(_("The obligation is settled; the contract can no longer change."))
+    if obligation is None:
+        # A contract that rises above the threshold gets its obligation now.
+        _create_obligation(contract, None, acting_user)
+        return
+    preview = preview_obligation(contract, _deviation_of(obligation))
+    if preview.error:
+        raise ValidationError(preview.error)
+    comp = preview.computation
+    old_amount, old_deadline = obligation.amount, obligation.deadline
+    if not comp.applies:
+        # Below the threshold now: the obligation stays (it may have contributions) at zero,
+        # with the change on record for the adviser to settle.
+        comp = _zero_computation(comp)
+    extended = obligation.settlements.filter(decision=Settlement.Decision.EXTENSION).exists()
+    fields = _computed_fields(comp)
+    if extended:
+        fields.pop("deadline")  # an extension granted by the adviser stands
+    for name, value in fields.items():
+        setattr(obligation, name, value)
+    obligation.policy = preview.policy
+    obligation.full_clean()
+    obligation.save()
+    ObligationChange.objects.create(
+        obligation=obligation,
+        kind=ObligationChange.Kind.RECOMPUTED,
+        old_amount=old_amount,
+        new_amount=obligation.amount,
+        old_deadline=old_deadline,
+        new_deadline=obligation.deadline,
+        reason=reason,
+        details={
+            "changed_fields": {k: [str(a), str(b)] for k, (a, b) in changed.items()},
+            "explanation": list(comp.explanation),
+        },
+        changed_by=acting_user,
+    )
+
+
+def _zero_computation(comp: ObligationComputation) -> ObligationComputation:
+    from dataclasses import replace
+
+    return replace(comp, amount=Decimal("0.00"), percentage=Decimal("0"))
+
+
+@transaction.atomic
+def create_missing_obligation(
+    *, acting_user, contract: Contract, deviation: Deviation | None = None
+) -> Obligation | None:
+    """For a contract at or above the threshold that has no obligation (a finding)."""
+    _require(can(acting_user, Action.AGREE_OBLIGATION, contract))
+    if Obligation.objects.filter(contract=contract).exists():
+        raise ValidationError(_("This contract already has an obligation."))
+    return _create_obligation(contract, deviation, acting_user)
+
+
+@transaction.atomic
+def agree_obligation(
+    *, acting_user, obligation: Obligation, deviation: Deviation | None = None
+) -> Obligation:
+    """The adviser agrees the obligation, optionally with a deviation (which needs a reason)."""
+    obligation = (
+        Obligation.objects.select_for_update()
+        .select_related("contract__contractor", "contract")
+        .get(pk=obligation.pk)
+    )
+    _require(can(acting_user, Action.AGREE_OBLIGATION, obligation))
+    if obligation.status == Obligation.Status.SETTLED:
+        raise ValidationError(_("A settled obligation cannot be changed."))
+    old_amount = obligation.amount
+    if deviation is not None:
+        if deviation.kind and not deviation.reason.strip():
+            raise ValidationError({"deviation_reason": _("A deviation needs a recorded reason.")})
+        try:
+            comp = compute_obligation(
+                policy_terms(obligation.policy), contract_terms(obligation.contract), deviation
+            )
+        except ObligationInputError as exc:
+            raise ValidationError(str(exc)) from exc
+        fields = _computed_fields(comp)
+        fields.pop("deadline")
+        for name, value in fields.items():
+            setattr(obligation, name, value)
+    obligation.agreed_at = timezone.now()
+    obligation.agreed_by = acting_user
+    obligation.full_clean()
+    obligation.save()
+    ObligationChange.objects.create(
+        obligation=obligation,
+        kind=(
+            ObligationChange.Kind.DEVIATION
+            if deviation is not None and deviation.kind
+            else ObligationChange.Kind.AGREED
+        ),
+        old_amount=old_amount,
+        new_amount=obligation.amount,
+        reason=obligation.deviation_reason,
+        details={"explanation": obligation.explanation},
+        changed_by=acting_user,
+    )
+    return obligation
+
+
+def realised_amount(obligation: Obligation) -> Decimal:
+    from placements.models import Contribution
+
+    total = Contribution.objects.filter(
+        obligation=obligation, status=Contribution.Status.APPROVED
+    ).aggregate(total=Sum("value"))["total"]
+    return total or Decimal("0.00")
+
+
+@transaction.atomic
+def settle_obligation(
+    *,
+    acting_user,
+    obligation: Obligation,
+    decision: str,
+    reason: str,
+    amount: Decimal | None = None,
+    new_deadline: date | None = None,
+) -> Settlement:
+    """Record a settlement decision. Locks the obligation so two advisers settling at once
+    cannot both succeed; the database allows one final decision per obligation."""
+    obligation = Obligation.objects.select_for_update().select_related("contract").get(
+        pk=obligation.pk
+    )
+    _require(can(acting_user, Action.SETTLE_OBLIGATION, obligation))
+    if obligation.status == Obligation.Status.SETTLED:
+        raise ValidationError(_("This obligation has already been settled."))
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("A settlement decision needs a reason.")})
+    realised = realised_amount(obligation)
+    shortfall = max(obligation.amount - realised, Decimal("0.00"))
+    D = Settlement.Decision
+    errors: dict[str, str] = {}
+    if decision not in D.values:
+        errors["decision"] = _("Unknown decision.")
+    if decision == D.FULFILLED and shortfall > 0:
+        errors["decision"] = _("There is a shortfall; the obligation is not fulfilled.")
+    if decision == D.EXTENSION:
+        if new_deadline is None:
+            errors["new_deadline"] = _("An extension needs a new deadline.")
+        elif new_deadline <= obligation.deadline:
+            errors["new_deadline"] = _("The new deadline must be after the current deadline.")
+    if decision in (D.FINE, D.BUY_OUT):
+        if amount is None:
+            amount = shortfall
+        if amount < 0:
+            errors["amount"] = _("The amount cannot be negative.")
+    elif decision != D.EXTENSION:
+        amount = Decimal("0.00")
+    if errors:
+        raise ValidationError(errors)
+    settlement = Settlement(
+        obligation=obligation,
+        decision=decision,
+        required_amount=obligation.amount,
+        realised_amount=realised,
+        shortfall=shortfall,
+        amount=amount or Decimal("0.00"),
+        new_deadline=new_deadline if decision == D.EXTENSION else None,
+        reason=reason.strip(),
+        decided_by=acting_user,
+    )
+    settlement.full_clean()
+    settlement.save()
+    old_deadline = obligation.deadline
+    if decision == D.EXTENSION:
+        obligation.deadline = new_deadline
+        kind = ObligationChange.Kind.DEADLINE_EXTENDED
+    else:
+        obligation.status = Obligation.Status.SETTLED
+        kind = ObligationChange.Kind.SETTLED
+    obligation.save(update_fields=["deadline", "status", "updated_at"])
+    ObligationChange.objects.create(
+        obligation=obligation,
+        kind=kind,
+        old_amount=obligation.amount,
+        new_amount=obligation.amount,
+        old_deadline=old_deadline,
+        new_deadline=obligation.deadline,
+        reason=settlement.reason,
+        details={"decision": decision, "shortfall": str(shortfall), "amount": str(amount)},
+        changed_by=acting_user,
+    )
+    return settlement

@@ -1,0 +1,73 @@
+"""Shared fixtures: the personas of design.md.
+
+``world`` builds two municipalities (Noordwijk, Katwijk), an executing body serving both, and
+one user per persona: the adviser, a procurement officer and a council viewer of each
+municipality, a functional administrator, and two contractors with one user each.
+"""
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from sroi.models import Role
+
+from . import factories as f
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _private_media(settings, tmp_path):
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+
+
+@dataclass
+class World:
+    noordwijk: object
+    katwijk: object
+    executing_body: object
+    adviser: object
+    officer_noordwijk: object
+    officer_katwijk: object
+    council_noordwijk: object
+    council_katwijk: object
+    functional_admin: object
+    contractor_a: object
+    contractor_b: object
+    contractor_a_user: object
+    contractor_b_user: object
+    outsider: object  # logged in, no membership at all
+
+
+@pytest.fixture
+def world(db) -> World:
+    noordwijk = f.MunicipalityFactory(name="Noordwijk")
+    katwijk = f.MunicipalityFactory(name="Katwijk")
+    body = f.ServiceBodyFactory(name="SROI-team", serves=[noordwijk, katwijk])
+    f.PolicyFactory(municipality=noordwijk)
+    f.PolicyFactory(municipality=katwijk)
+
+    def member(email, org, role):
+        user = f.UserFactory(email=email)
+        f.MembershipFactory(user=user, organisation=org, role=role)
+        return user
+
+    contractor_a = f.ContractorFactory(name="Bouwbedrijf A")
+    contractor_b = f.ContractorFactory(name="Groenbedrijf B")
+    return World(
+        noordwijk=noordwijk,
+        katwijk=katwijk,
+        executing_body=body,
+        adviser=member("adviseur@example.nl", body, Role.ADVISER),
+        officer_noordwijk=member("inkoper.noordwijk@example.nl", noordwijk, Role.PROCUREMENT_OFFICER),
+        officer_katwijk=member("inkoper.katwijk@example.nl", katwijk, Role.PROCUREMENT_OFFICER),
+        council_noordwijk=member("raad.noordwijk@example.nl", noordwijk, Role.COUNCIL_VIEWER),
+        council_katwijk=member("raad.katwijk@example.nl", katwijk, Role.COUNCIL_VIEWER),
+        functional_admin=member("beheer@example.nl", body, Role.FUNCTIONAL_ADMIN),
+        contractor_a=contractor_a,
+        contractor_b=contractor_b,
+        contractor_a_user=f.ContractorUserFactory(contractor=contractor_a).user,
+        contractor_b_user=f.ContractorUserFactory(contractor=contractor_b).user,
+        outsider=f.UserFactory(email="buitenstaander@example.nl"),
+    )
