@@ -1343,3 +1343,28 @@ def example_rulebook() -> Rulebook:
         rules=tuple(_job_rules() + _other_rules()),
         bonuses=tuple(_example_bonuses()),
     )
+
+
+_FORMAT_EXPORTS = frozenset(
+    {
+        "FORMAT",
+        "contribution_from_dict",
+        "contribution_to_dict",
+        "dumps_rulebook",
+        "loads_rulebook",
+        "rulebook_from_dict",
+        "rulebook_to_dict",
+        "window_from_dict",
+        "window_to_dict",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """Re-export the JSON functions of ``placements.rulebook_format`` (imported lazily, as that
+    module imports this one): ``valuation.rulebook_from_dict`` works as well."""
+    if name in _FORMAT_EXPORTS:
+        from . import rulebook_format
+
+        return getattr(rulebook_format, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

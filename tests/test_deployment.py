@@ -57,12 +57,14 @@ def _settings_env_names() -> set[str]:
 
 def _readme_section(title: str) -> str:
     text = (ROOT / "README.md").read_text()
-    match = re.search(rf"^## {re.escape(title)}\s*$(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
+    match = re.search(
+        rf"^## {re.escape(title)}\s*$(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL
+    )
     assert match, f"README.md has no '## {title}' section"
     return match.group(1)
 
 
-# --- docker-compose.yml ----------------------------------------------------------------------------
+# --- docker-compose.yml ---------------------------------------------------------------------------
 
 
 def test_compose_has_all_services():
@@ -137,7 +139,7 @@ def test_app_services_share_the_image_and_production_env():
         assert service.get("environment", {}).get("SROI_ENV") == "production", name
 
 
-# --- Dockerfile ------------------------------------------------------------------------------------
+# --- Dockerfile -----------------------------------------------------------------------------------
 
 
 def _dockerfile_instructions() -> list[tuple[str, str]]:
@@ -196,14 +198,12 @@ def test_healthz_answers_under_production_security_settings(client, settings):
     settings.SECURE_SSL_REDIRECT = True
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-    response = client.get(
-        "/healthz/", HTTP_HOST="sroi.example.nl", HTTP_X_FORWARDED_PROTO="https"
-    )
+    response = client.get("/healthz/", HTTP_HOST="sroi.example.nl", HTTP_X_FORWARDED_PROTO="https")
 
     assert response.status_code == 200
 
 
-# --- Makefile --------------------------------------------------------------------------------------
+# --- Makefile -------------------------------------------------------------------------------------
 
 
 def test_makefile_uses_only_existing_management_commands():
@@ -214,7 +214,7 @@ def test_makefile_uses_only_existing_management_commands():
     assert not missing, f"Makefile calls unknown management commands: {sorted(missing)}"
 
 
-# --- Configuration is documented -------------------------------------------------------------------
+# --- Configuration is documented ------------------------------------------------------------------
 
 
 def test_every_setting_read_from_the_environment_is_in_env_example():

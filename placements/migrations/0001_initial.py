@@ -9,142 +9,516 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('contracts', '0001_initial'),
+        ("contracts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Bonus',
+            name="Bonus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=60, verbose_name='code')),
-                ('label', models.CharField(max_length=200, verbose_name='label')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12, validators=[django.core.validators.MinValueValidator(Decimal('0'))], verbose_name='amount')),
-                ('blocks', models.JSONField(blank=True, default=list, verbose_name='blocks')),
-                ('target_groups', models.JSONField(blank=True, default=list, verbose_name='target groups')),
-                ('min_age', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='minimum age')),
-                ('max_age', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='maximum age')),
-                ('requires_permanent_contract', models.BooleanField(default=False, verbose_name='permanent contract only')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=60, verbose_name="code")),
+                ("label", models.CharField(max_length=200, verbose_name="label")),
+                (
+                    "amount",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=12,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                        verbose_name="amount",
+                    ),
+                ),
+                ("blocks", models.JSONField(blank=True, default=list, verbose_name="blocks")),
+                (
+                    "target_groups",
+                    models.JSONField(blank=True, default=list, verbose_name="target groups"),
+                ),
+                (
+                    "min_age",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="minimum age"
+                    ),
+                ),
+                (
+                    "max_age",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="maximum age"
+                    ),
+                ),
+                (
+                    "requires_permanent_contract",
+                    models.BooleanField(default=False, verbose_name="permanent contract only"),
+                ),
             ],
             options={
-                'verbose_name': 'bonus',
-                'verbose_name_plural': 'bonuses',
-                'ordering': ['rulebook', 'code'],
+                "verbose_name": "bonus",
+                "verbose_name_plural": "bonuses",
+                "ordering": ["rulebook", "code"],
             },
         ),
         migrations.CreateModel(
-            name='Contribution',
+            name="Contribution",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('block', models.CharField(choices=[('job', 'Job'), ('work_experience', 'Work-experience place'), ('internship', 'Internship'), ('bbl', 'BBL apprenticeship'), ('social_purchase', 'Purchase from social enterprise'), ('social_activity', 'Social activity'), ('training', 'Training')], max_length=30, verbose_name='block')),
-                ('delivered_by', models.CharField(blank=True, help_text='Leave empty when the contractor delivered it.', max_length=200, verbose_name='delivered by (subcontractor)')),
-                ('description', models.CharField(blank=True, max_length=300, verbose_name='description')),
-                ('start_date', models.DateField(verbose_name='start date')),
-                ('end_date', models.DateField(blank=True, null=True, verbose_name='end date')),
-                ('hours_per_week', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0'))], verbose_name='hours per week')),
-                ('permanent_contract', models.BooleanField(default=False, verbose_name='permanent contract')),
-                ('social_enterprise', models.CharField(blank=True, max_length=200, verbose_name='social enterprise')),
-                ('invoiced_amount', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0'))], verbose_name='invoiced amount excl. VAT')),
-                ('hours', models.DecimalField(blank=True, decimal_places=2, max_digits=9, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0'))], verbose_name='hours')),
-                ('actual_cost', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0'))], verbose_name='actual cost')),
-                ('variant', models.CharField(blank=True, max_length=50, verbose_name='variant')),
-                ('rule_code', models.CharField(blank=True, max_length=60, verbose_name='rule applied')),
-                ('value', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=14, validators=[django.core.validators.MinValueValidator(Decimal('0'))], verbose_name='value')),
-                ('value_explanation', models.JSONField(blank=True, default=list, verbose_name='value explanation')),
-                ('status', models.CharField(choices=[('submitted', 'Submitted'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('returned', 'Returned for more information')], default='submitted', max_length=20, verbose_name='status')),
-                ('status_reason', models.TextField(blank=True, verbose_name='reason')),
-                ('submitted_at', models.DateTimeField(auto_now_add=True, verbose_name='submitted at')),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True, verbose_name='reviewed at')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "block",
+                    models.CharField(
+                        choices=[
+                            ("job", "Job"),
+                            ("work_experience", "Work-experience place"),
+                            ("internship", "Internship"),
+                            ("bbl", "BBL apprenticeship"),
+                            ("social_purchase", "Purchase from social enterprise"),
+                            ("social_activity", "Social activity"),
+                            ("training", "Training"),
+                        ],
+                        max_length=30,
+                        verbose_name="block",
+                    ),
+                ),
+                (
+                    "delivered_by",
+                    models.CharField(
+                        blank=True,
+                        help_text="Leave empty when the contractor delivered it.",
+                        max_length=200,
+                        verbose_name="delivered by (subcontractor)",
+                    ),
+                ),
+                (
+                    "description",
+                    models.CharField(blank=True, max_length=300, verbose_name="description"),
+                ),
+                ("start_date", models.DateField(verbose_name="start date")),
+                ("end_date", models.DateField(blank=True, null=True, verbose_name="end date")),
+                (
+                    "hours_per_week",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=5,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                        verbose_name="hours per week",
+                    ),
+                ),
+                (
+                    "permanent_contract",
+                    models.BooleanField(default=False, verbose_name="permanent contract"),
+                ),
+                (
+                    "social_enterprise",
+                    models.CharField(blank=True, max_length=200, verbose_name="social enterprise"),
+                ),
+                (
+                    "invoiced_amount",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=14,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                        verbose_name="invoiced amount excl. VAT",
+                    ),
+                ),
+                (
+                    "hours",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=9,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                        verbose_name="hours",
+                    ),
+                ),
+                (
+                    "actual_cost",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=14,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                        verbose_name="actual cost",
+                    ),
+                ),
+                ("variant", models.CharField(blank=True, max_length=50, verbose_name="variant")),
+                (
+                    "rule_code",
+                    models.CharField(blank=True, max_length=60, verbose_name="rule applied"),
+                ),
+                (
+                    "value",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0"),
+                        max_digits=14,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                        verbose_name="value",
+                    ),
+                ),
+                (
+                    "value_explanation",
+                    models.JSONField(blank=True, default=list, verbose_name="value explanation"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "Submitted"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("returned", "Returned for more information"),
+                        ],
+                        default="submitted",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("status_reason", models.TextField(blank=True, verbose_name="reason")),
+                (
+                    "submitted_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="submitted at"),
+                ),
+                (
+                    "reviewed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="reviewed at"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
             ],
             options={
-                'verbose_name': 'contribution',
-                'verbose_name_plural': 'contributions',
-                'ordering': ['-start_date', 'pk'],
+                "verbose_name": "contribution",
+                "verbose_name_plural": "contributions",
+                "ordering": ["-start_date", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Evidence',
+            name="Evidence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('employment_contract', 'Employment contract'), ('internship_agreement', 'Internship agreement'), ('invoice', 'Invoice'), ('other', 'Other')], max_length=30, verbose_name='kind')),
-                ('file', models.FileField(storage=django.core.files.storage.FileSystemStorage(base_url=None, location='/work/main/var/private'), upload_to=placements.models.evidence_upload_to, verbose_name='file')),
-                ('original_name', models.CharField(max_length=200, verbose_name='original file name')),
-                ('content_type', models.CharField(max_length=100, verbose_name='content type')),
-                ('size', models.PositiveIntegerField(verbose_name='size (bytes)')),
-                ('uploaded_at', models.DateTimeField(auto_now_add=True, verbose_name='uploaded at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("employment_contract", "Employment contract"),
+                            ("internship_agreement", "Internship agreement"),
+                            ("invoice", "Invoice"),
+                            ("other", "Other"),
+                        ],
+                        max_length=30,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "file",
+                    models.FileField(
+                        storage=django.core.files.storage.FileSystemStorage(
+                            base_url=None, location="/work/main/var/private"
+                        ),
+                        upload_to=placements.models.evidence_upload_to,
+                        verbose_name="file",
+                    ),
+                ),
+                (
+                    "original_name",
+                    models.CharField(max_length=200, verbose_name="original file name"),
+                ),
+                ("content_type", models.CharField(max_length=100, verbose_name="content type")),
+                ("size", models.PositiveIntegerField(verbose_name="size (bytes)")),
+                (
+                    "uploaded_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="uploaded at"),
+                ),
             ],
             options={
-                'verbose_name': 'evidence',
-                'verbose_name_plural': 'evidence',
-                'ordering': ['uploaded_at'],
+                "verbose_name": "evidence",
+                "verbose_name_plural": "evidence",
+                "ordering": ["uploaded_at"],
             },
         ),
         migrations.CreateModel(
-            name='Rule',
+            name="Rule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=60, verbose_name='code')),
-                ('label', models.CharField(max_length=200, verbose_name='label')),
-                ('block', models.CharField(choices=[('job', 'Job'), ('work_experience', 'Work-experience place'), ('internship', 'Internship'), ('bbl', 'BBL apprenticeship'), ('social_purchase', 'Purchase from social enterprise'), ('social_activity', 'Social activity'), ('training', 'Training')], max_length=30, verbose_name='block')),
-                ('kind', models.CharField(choices=[('annual', 'Annual rate'), ('monthly', 'Monthly rate'), ('fixed', 'Fixed amount'), ('percentage', 'Percentage of invoice'), ('hourly', 'Hourly rate'), ('actual_cost', 'Actual cost')], max_length=20, verbose_name='kind')),
-                ('rate', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=12, validators=[django.core.validators.MinValueValidator(Decimal('0'))], verbose_name='rate')),
-                ('target_groups', models.JSONField(blank=True, default=list, help_text='Empty: any target group.', verbose_name='target groups')),
-                ('variant', models.CharField(blank=True, max_length=50, verbose_name='variant')),
-                ('min_years_on_benefit', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='minimum years on benefit')),
-                ('max_years_on_benefit', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='maximum years on benefit (exclusive)')),
-                ('fte_hours', models.DecimalField(blank=True, decimal_places=2, default=Decimal('36'), max_digits=5, null=True, verbose_name='full-time hours per week')),
-                ('min_hours_per_week', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='minimum hours per week')),
-                ('max_years', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='counts at most (years)')),
-                ('min_duration_days', models.PositiveIntegerField(blank=True, null=True, verbose_name='minimum duration (days)')),
-                ('percent', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('100'))], verbose_name='percentage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=60, verbose_name="code")),
+                ("label", models.CharField(max_length=200, verbose_name="label")),
+                (
+                    "block",
+                    models.CharField(
+                        choices=[
+                            ("job", "Job"),
+                            ("work_experience", "Work-experience place"),
+                            ("internship", "Internship"),
+                            ("bbl", "BBL apprenticeship"),
+                            ("social_purchase", "Purchase from social enterprise"),
+                            ("social_activity", "Social activity"),
+                            ("training", "Training"),
+                        ],
+                        max_length=30,
+                        verbose_name="block",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("annual", "Annual rate"),
+                            ("monthly", "Monthly rate"),
+                            ("fixed", "Fixed amount"),
+                            ("percentage", "Percentage of invoice"),
+                            ("hourly", "Hourly rate"),
+                            ("actual_cost", "Actual cost"),
+                        ],
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "rate",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0"),
+                        max_digits=12,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                        verbose_name="rate",
+                    ),
+                ),
+                (
+                    "target_groups",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Empty: any target group.",
+                        verbose_name="target groups",
+                    ),
+                ),
+                ("variant", models.CharField(blank=True, max_length=50, verbose_name="variant")),
+                (
+                    "min_years_on_benefit",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=5,
+                        null=True,
+                        verbose_name="minimum years on benefit",
+                    ),
+                ),
+                (
+                    "max_years_on_benefit",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=5,
+                        null=True,
+                        verbose_name="maximum years on benefit (exclusive)",
+                    ),
+                ),
+                (
+                    "fte_hours",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        default=Decimal("36"),
+                        max_digits=5,
+                        null=True,
+                        verbose_name="full-time hours per week",
+                    ),
+                ),
+                (
+                    "min_hours_per_week",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=5,
+                        null=True,
+                        verbose_name="minimum hours per week",
+                    ),
+                ),
+                (
+                    "max_years",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=5,
+                        null=True,
+                        verbose_name="counts at most (years)",
+                    ),
+                ),
+                (
+                    "min_duration_days",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="minimum duration (days)"
+                    ),
+                ),
+                (
+                    "percent",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=5,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0")),
+                            django.core.validators.MaxValueValidator(Decimal("100")),
+                        ],
+                        verbose_name="percentage",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'rule',
-                'verbose_name_plural': 'rules',
-                'ordering': ['rulebook', 'block', 'code'],
+                "verbose_name": "rule",
+                "verbose_name_plural": "rules",
+                "ordering": ["rulebook", "block", "code"],
             },
         ),
         migrations.CreateModel(
-            name='Rulebook',
+            name="Rulebook",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('version', models.CharField(max_length=50, verbose_name='version')),
-                ('valid_from', models.DateField(verbose_name='valid from')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('published', 'Published')], default='draft', max_length=20, verbose_name='status')),
-                ('is_example', models.BooleanField(default=False, help_text='Public example values, not (yet) adopted by a council decision.', verbose_name='example values')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("version", models.CharField(max_length=50, verbose_name="version")),
+                ("valid_from", models.DateField(verbose_name="valid from")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("published", "Published")],
+                        default="draft",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "is_example",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Public example values, not (yet) adopted by a council decision.",
+                        verbose_name="example values",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
             ],
             options={
-                'verbose_name': 'rulebook',
-                'verbose_name_plural': 'rulebooks',
-                'ordering': ['name', '-valid_from'],
+                "verbose_name": "rulebook",
+                "verbose_name_plural": "rulebooks",
+                "ordering": ["name", "-valid_from"],
             },
         ),
         migrations.CreateModel(
-            name='Candidate',
+            name="Candidate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(editable=False, max_length=20, unique=True, verbose_name='pseudonymous code')),
-                ('initials', models.CharField(blank=True, max_length=10, verbose_name='initials')),
-                ('birth_year', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='birth year')),
-                ('target_group', models.CharField(blank=True, choices=[('participatiewet', 'Participatiewet'), ('ww', 'WW'), ('wia', 'WIA/WGA/WAZ/IOAW/IOAZ'), ('wajong', 'Wajong'), ('banenafspraak', 'Banenafspraak (doelgroepregister)'), ('nug', 'Non-benefit jobseeker (NUG)'), ('statushouder', 'Statushouder'), ('early_school_leaver', 'Early school leaver'), ('praktijkonderwijs_vso', 'Praktijkonderwijs/VSO'), ('student', 'BOL/BBL student'), ('other', 'Other (with justification)')], max_length=30, verbose_name='target group')),
-                ('years_on_benefit', models.DecimalField(blank=True, decimal_places=1, max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0'))], verbose_name='years on benefit')),
-                ('target_group_note', models.CharField(blank=True, max_length=300, verbose_name="justification for target group 'other'")),
-                ('eligibility_confirmed_at', models.DateTimeField(blank=True, null=True, verbose_name='eligibility confirmed at')),
-                ('anonymised_at', models.DateTimeField(blank=True, null=True, verbose_name='anonymised at')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('contractor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='candidates', to='contracts.contractor', verbose_name='contractor')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        editable=False, max_length=20, unique=True, verbose_name="pseudonymous code"
+                    ),
+                ),
+                ("initials", models.CharField(blank=True, max_length=10, verbose_name="initials")),
+                (
+                    "birth_year",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="birth year"
+                    ),
+                ),
+                (
+                    "target_group",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("participatiewet", "Participatiewet"),
+                            ("ww", "WW"),
+                            ("wia", "WIA/WGA/WAZ/IOAW/IOAZ"),
+                            ("wajong", "Wajong"),
+                            ("banenafspraak", "Banenafspraak (doelgroepregister)"),
+                            ("nug", "Non-benefit jobseeker (NUG)"),
+                            ("statushouder", "Statushouder"),
+                            ("early_school_leaver", "Early school leaver"),
+                            ("praktijkonderwijs_vso", "Praktijkonderwijs/VSO"),
+                            ("student", "BOL/BBL student"),
+                            ("other", "Other (with justification)"),
+                        ],
+                        max_length=30,
+                        verbose_name="target group",
+                    ),
+                ),
+                (
+                    "years_on_benefit",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=4,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                        verbose_name="years on benefit",
+                    ),
+                ),
+                (
+                    "target_group_note",
+                    models.CharField(
+                        blank=True,
+                        max_length=300,
+                        verbose_name="justification for target group 'other'",
+                    ),
+                ),
+                (
+                    "eligibility_confirmed_at",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="eligibility confirmed at"
+                    ),
+                ),
+                (
+                    "anonymised_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="anonymised at"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "contractor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="candidates",
+                        to="contracts.contractor",
+                        verbose_name="contractor",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'candidate',
-                'verbose_name_plural': 'candidates',
-                'ordering': ['code'],
+                "verbose_name": "candidate",
+                "verbose_name_plural": "candidates",
+                "ordering": ["code"],
             },
         ),
     ]

@@ -6,127 +6,259 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('contracts', '0002_initial'),
-        ('placements', '0001_initial'),
-        ('sroi', '0001_initial'),
+        ("contracts", "0002_initial"),
+        ("placements", "0001_initial"),
+        ("sroi", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='candidate',
-            name='eligibility_confirmed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='eligibility confirmed by'),
+            model_name="candidate",
+            name="eligibility_confirmed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="eligibility confirmed by",
+            ),
         ),
         migrations.AddField(
-            model_name='contribution',
-            name='candidate',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='contributions', to='placements.candidate', verbose_name='candidate'),
+            model_name="contribution",
+            name="candidate",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="contributions",
+                to="placements.candidate",
+                verbose_name="candidate",
+            ),
         ),
         migrations.AddField(
-            model_name='contribution',
-            name='obligation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='contributions', to='contracts.obligation', verbose_name='obligation'),
+            model_name="contribution",
+            name="obligation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="contributions",
+                to="contracts.obligation",
+                verbose_name="obligation",
+            ),
         ),
         migrations.AddField(
-            model_name='contribution',
-            name='reviewed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='reviewed by'),
+            model_name="contribution",
+            name="reviewed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="reviewed by",
+            ),
         ),
         migrations.AddField(
-            model_name='contribution',
-            name='submitted_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='submitted by'),
+            model_name="contribution",
+            name="submitted_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="submitted by",
+            ),
         ),
         migrations.AddField(
-            model_name='evidence',
-            name='contribution',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='evidence', to='placements.contribution', verbose_name='contribution'),
+            model_name="evidence",
+            name="contribution",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="evidence",
+                to="placements.contribution",
+                verbose_name="contribution",
+            ),
         ),
         migrations.AddField(
-            model_name='evidence',
-            name='uploaded_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='uploaded by'),
+            model_name="evidence",
+            name="uploaded_by",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="uploaded by",
+            ),
         ),
         migrations.AddField(
-            model_name='rulebook',
-            name='based_on',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='placements.rulebook', verbose_name='based on'),
+            model_name="rulebook",
+            name="based_on",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="placements.rulebook",
+                verbose_name="based on",
+            ),
         ),
         migrations.AddField(
-            model_name='rulebook',
-            name='municipalities',
-            field=models.ManyToManyField(limit_choices_to={'kind': 'municipality'}, related_name='applicable_rulebooks', to='sroi.organisation', verbose_name='applies to municipalities'),
+            model_name="rulebook",
+            name="municipalities",
+            field=models.ManyToManyField(
+                limit_choices_to={"kind": "municipality"},
+                related_name="applicable_rulebooks",
+                to="sroi.organisation",
+                verbose_name="applies to municipalities",
+            ),
         ),
         migrations.AddField(
-            model_name='rulebook',
-            name='owner',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rulebooks', to='sroi.organisation', verbose_name='owner organisation'),
+            model_name="rulebook",
+            name="owner",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="rulebooks",
+                to="sroi.organisation",
+                verbose_name="owner organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='rule',
-            name='rulebook',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rules', to='placements.rulebook', verbose_name='rulebook'),
+            model_name="rule",
+            name="rulebook",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="rules",
+                to="placements.rulebook",
+                verbose_name="rulebook",
+            ),
         ),
         migrations.AddField(
-            model_name='bonus',
-            name='rulebook',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bonuses', to='placements.rulebook', verbose_name='rulebook'),
+            model_name="bonus",
+            name="rulebook",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="bonuses",
+                to="placements.rulebook",
+                verbose_name="rulebook",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='candidate',
-            constraint=models.CheckConstraint(condition=models.Q(('years_on_benefit__isnull', True), ('years_on_benefit__gte', 0), _connector='OR'), name='candidate_years_on_benefit_gte_0'),
+            model_name="candidate",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("years_on_benefit__isnull", True),
+                    ("years_on_benefit__gte", 0),
+                    _connector="OR",
+                ),
+                name="candidate_years_on_benefit_gte_0",
+            ),
         ),
         migrations.AddIndex(
-            model_name='contribution',
-            index=models.Index(fields=['obligation', 'status'], name='placements__obligat_485810_idx'),
+            model_name="contribution",
+            index=models.Index(
+                fields=["obligation", "status"], name="placements__obligat_485810_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='contribution',
-            index=models.Index(fields=['status', 'submitted_at'], name='placements__status_5710b2_idx'),
+            model_name="contribution",
+            index=models.Index(
+                fields=["status", "submitted_at"], name="placements__status_5710b2_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contribution',
-            constraint=models.CheckConstraint(condition=models.Q(('end_date__isnull', True), ('end_date__gte', models.F('start_date')), _connector='OR'), name='contribution_end_after_start'),
+            model_name="contribution",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("end_date__isnull", True),
+                    ("end_date__gte", models.F("start_date")),
+                    _connector="OR",
+                ),
+                name="contribution_end_after_start",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contribution',
-            constraint=models.CheckConstraint(condition=models.Q(('value__gte', 0)), name='contribution_value_gte_0'),
+            model_name="contribution",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("value__gte", 0)), name="contribution_value_gte_0"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contribution',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('hours_per_week__isnull', True), ('hours_per_week__gte', 0), _connector='OR'), models.Q(('invoiced_amount__isnull', True), ('invoiced_amount__gte', 0), _connector='OR'), models.Q(('hours__isnull', True), ('hours__gte', 0), _connector='OR'), models.Q(('actual_cost__isnull', True), ('actual_cost__gte', 0), _connector='OR')), name='contribution_inputs_gte_0'),
+            model_name="contribution",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("hours_per_week__isnull", True),
+                        ("hours_per_week__gte", 0),
+                        _connector="OR",
+                    ),
+                    models.Q(
+                        ("invoiced_amount__isnull", True),
+                        ("invoiced_amount__gte", 0),
+                        _connector="OR",
+                    ),
+                    models.Q(("hours__isnull", True), ("hours__gte", 0), _connector="OR"),
+                    models.Q(
+                        ("actual_cost__isnull", True), ("actual_cost__gte", 0), _connector="OR"
+                    ),
+                ),
+                name="contribution_inputs_gte_0",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contribution',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['rejected', 'returned']), _negated=True), models.Q(('status_reason', ''), _negated=True), _connector='OR'), name='contribution_rejection_needs_reason'),
+            model_name="contribution",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status__in", ["rejected", "returned"]), _negated=True),
+                    models.Q(("status_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="contribution_rejection_needs_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rulebook',
-            constraint=models.UniqueConstraint(fields=('owner', 'name', 'version'), name='rulebook_version'),
+            model_name="rulebook",
+            constraint=models.UniqueConstraint(
+                fields=("owner", "name", "version"), name="rulebook_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rule',
-            constraint=models.UniqueConstraint(fields=('rulebook', 'code'), name='rule_code_per_rulebook'),
+            model_name="rule",
+            constraint=models.UniqueConstraint(
+                fields=("rulebook", "code"), name="rule_code_per_rulebook"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rule',
-            constraint=models.CheckConstraint(condition=models.Q(('rate__gte', 0)), name='rule_rate_gte_0'),
+            model_name="rule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("rate__gte", 0)), name="rule_rate_gte_0"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rule',
-            constraint=models.CheckConstraint(condition=models.Q(('percent__isnull', True), models.Q(('percent__gte', 0), ('percent__lte', 100)), _connector='OR'), name='rule_percent_0_100'),
+            model_name="rule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("percent__isnull", True),
+                    models.Q(("percent__gte", 0), ("percent__lte", 100)),
+                    _connector="OR",
+                ),
+                name="rule_percent_0_100",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='bonus',
-            constraint=models.UniqueConstraint(fields=('rulebook', 'code'), name='bonus_code_per_rulebook'),
+            model_name="bonus",
+            constraint=models.UniqueConstraint(
+                fields=("rulebook", "code"), name="bonus_code_per_rulebook"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='bonus',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gte', 0)), name='bonus_amount_gte_0'),
+            model_name="bonus",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gte", 0)), name="bonus_amount_gte_0"
+            ),
         ),
     ]
