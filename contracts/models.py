@@ -16,7 +16,7 @@ PERCENT_VALIDATORS = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal
 NON_NEGATIVE = [MinValueValidator(Decimal("0"))]
 
 kvk_validator = RegexValidator(
-    r"^\d{8}$", _("A KvK number consists of exactly 8 digits."), code="invalid_kvk"
+    r"^[0-9]{8}$", _("A KvK number consists of exactly 8 digits."), code="invalid_kvk"
 )
 
 
@@ -280,9 +280,7 @@ class Contract(models.Model):
             models.CheckConstraint(
                 condition=Q(end_date__gte=F("start_date")), name="contract_end_after_start"
             ),
-            models.CheckConstraint(
-                condition=Q(value_excl_vat__gte=0), name="contract_value_gte_0"
-            ),
+            models.CheckConstraint(condition=Q(value_excl_vat__gte=0), name="contract_value_gte_0"),
             models.CheckConstraint(
                 condition=Q(labour_cost__isnull=True) | Q(labour_cost__gte=0),
                 name="contract_labour_cost_gte_0",

@@ -15,6 +15,16 @@ CENT = Decimal("0.01")
 HUNDRED = Decimal("100")
 
 
+PSO_LABELS = {
+    "aspirant": "PSO aspirant",
+    "basistrede": "PSO basistrede",
+    "trede_1": "PSO trede 1",
+    "trede_2": "PSO trede 2",
+    "trede_3": "PSO trede 3",
+    "30_plus": "PSO 30+",
+}
+
+
 class ObligationInputError(ValueError):
     """The contract or policy lacks what the computation needs."""
 
@@ -27,6 +37,7 @@ class PolicyTerms:
     base: str  # "contract_value" | "labour_cost"
     grace_days: int
     reduced_percentage: Decimal | None = None
+    reduced_labour_share_below: Decimal | None = None  # percent of the contract value
     pso_discounts: dict[str, Decimal] = field(default_factory=dict)  # level -> percent
 
 
@@ -87,18 +98,6 @@ def compute_obligation(
         raise ObligationInputError("The contract value cannot be negative.")
     deadline = contract.end_date + timedelta(days=policy.grace_days)
 
-    if policy.base == "labour_cost":
-        if contract.labour_cost is None:
-            raise ObligationInputError(
-                "This municipality's policy computes SROI over the labour cost; "
-                "the contract has no labour cost."
-            )
-        base_amount = contract.labour_cost
-        base_text = "loonsom"
-    else:
-        base_amount = value
-        base_text = "opdrachtwaarde excl. btw"
-
     if value < policy.threshold:
         lines.append(
             f"Opdrachtwaarde {euro(value)} ligt onder de drempel van {euro(policy.threshold)}: "
@@ -107,7 +106,9 @@ def compute_obligation(
         return ObligationComputation(
             applies=False,
             base=policy.base,
-            base_amount=base_amount,
+            base_amount=(
+                (contract.labour_cost or Decimal("0.00")) if policy.base == "labour_cost" else value
+            ),
             percentage=Decimal("0"),
             pso_level="",
             pso_discount=Decimal("0"),
@@ -121,6 +122,17 @@ def compute_obligation(
     lines.append(
         f"Opdrachtwaarde {euro(value)} ligt op of boven de drempel van {euro(policy.threshold)}."
     )
+    if policy.base == "labour_cost":
+        if contract.labour_cost is None:
+            raise ObligationInputError(
+                "This municipality's policy computes SROI over the labour cost; "
+                "the contract has no labour cost."
+            )
+        base_amount = contract.labour_cost
+        base_text = "loonsom"
+    else:
+        base_amount = value
+        base_text = "opdrachtwaarde excl. btw"
     lines.append(f"Grondslag: {base_text} {euro(base_amount)}.")
 
     percentage = policy.default_percentage
@@ -132,6 +144,19 @@ def compute_obligation(
     elif deviation.kind == "reduced_percentage":
         if policy.reduced_percentage is None:
             raise ObligationInputError("The policy has no reduced percentage.")
+        if policy.reduced_labour_share_below is not None:
+            if contract.labour_cost is None or value == 0:
+                raise ObligationInputError(
+                    "The reduced percentage applies only when the labour cost is known: "
+                    "enter the contract's labour cost."
+                )
+            share = contract.labour_cost * HUNDRED / value
+            if share >= policy.reduced_labour_share_below:
+                raise ObligationInputError(
+                    f"The reduced percentage applies only when labour is below "
+                    f"{policy.reduced_labour_share_below}% of the contract value; "
+                    f"here it is {share.quantize(CENT, ROUND_HALF_UP)}%."
+                )
         percentage = policy.reduced_percentage
         lines.append(
             f"Verlaagd percentage {pct(percentage)} in plaats van "
@@ -156,11 +181,14 @@ def compute_obligation(
         pso_level = contract.pso_level
         pso_discount = policy.pso_discounts[pso_level]
         lines.append(
-            f"PSO-korting {pct(pso_discount)} (trede {pso_level}, gecertificeerd voor de hele "
-            "looptijd)."
+            f"PSO-korting {pct(pso_discount)} ({PSO_LABELS.get(pso_level, pso_level)}, "
+            "gecertificeerd voor de hele looptijd)."
         )
     elif contract.pso_level:
-        lines.append(f"PSO-niveau {contract.pso_level}: het beleid kent hiervoor geen korting.")
+        lines.append(
+            f"PSO-niveau {PSO_LABELS.get(contract.pso_level, contract.pso_level)}: "
+            "het beleid kent hiervoor geen korting."
+        )
 
     raw = base_amount * percentage / HUNDRED * (1 - pso_discount / HUNDRED)
     amount = raw.quantize(CENT, rounding=ROUND_HALF_UP)

@@ -105,4 +105,3 @@ def contracts_above_threshold_without_obligation(*, user) -> QuerySet[Contract]:
         .annotate(policy_threshold=Subquery(threshold))
         .filter(obligation__isnull=True, value_excl_vat__gte=F("policy_threshold"))
     )
-

@@ -37,7 +37,15 @@ from .obligation_calc import (
 )
 
 # Contract fields whose change recomputes the obligation.
-RECOMPUTE_FIELDS = ("value_excl_vat", "labour_cost", "award_date", "start_date", "end_date")
+RECOMPUTE_FIELDS = (
+    "municipality_id",
+    "contractor_id",
+    "value_excl_vat",
+    "labour_cost",
+    "award_date",
+    "start_date",
+    "end_date",
+)
 CONTRACT_FIELDS = (
     "municipality",
     "reference",
@@ -114,6 +122,7 @@ def policy_terms(policy: SroiPolicy) -> PolicyTerms:
         base=policy.base,
         grace_days=policy.grace_days,
         reduced_percentage=policy.reduced_percentage,
+        reduced_labour_share_below=policy.reduced_labour_share_below,
         pso_discounts={d.level: d.discount_percentage for d in policy.pso_discounts.all()},
     )
 
@@ -172,6 +181,9 @@ def create_contract(
         municipality_id is not None
         and can_in_municipality(acting_user, Action.CREATE_CONTRACT, municipality_id)
     )
+    if deviation is not None and deviation.kind:
+        # Deviating from the policy is the adviser's decision, never the buyer's alone.
+        _require(can_in_municipality(acting_user, Action.AGREE_OBLIGATION, municipality_id))
     contract.full_clean()
     contract.save()
     obligation = _create_obligation(contract, deviation, acting_user)
@@ -273,6 +285,14 @@ def _recompute_obligation(contract: Contract, changed: dict, reason: str, acting
         # A contract that rises above the threshold gets its obligation now.
         _create_obligation(contract, None, acting_user)
         return
+    moved = "municipality_id" in changed or "contractor_id" in changed
+    if moved and obligation.contributions.exists():
+        raise ValidationError(
+            _(
+                "Contributions have been reported on this obligation; the municipality and "
+                "contractor can no longer change."
+            )
+        )
     preview = preview_obligation(contract, _deviation_of(obligation))
     if preview.error:
         raise ValidationError(preview.error)
@@ -282,13 +302,26 @@ def _recompute_obligation(contract: Contract, changed: dict, reason: str, acting
         # Below the threshold now: the obligation stays (it may have contributions) at zero,
         # with the change on record for the adviser to settle.
         comp = _zero_computation(comp)
-    extended = obligation.settlements.filter(decision=Settlement.Decision.EXTENSION).exists()
     fields = _computed_fields(comp)
-    if extended:
-        fields.pop("deadline")  # an extension granted by the adviser stands
+    extension = (
+        obligation.settlements.filter(decision=Settlement.Decision.EXTENSION)
+        .order_by("-new_deadline")
+        .values_list("new_deadline", flat=True)
+        .first()
+    )
+    if extension is not None:
+        # An extension granted by the adviser stands, but never ends before the natural
+        # deadline of the changed contract.
+        fields["deadline"] = max(extension, comp.deadline)
     for name, value in fields.items():
         setattr(obligation, name, value)
     obligation.policy = preview.policy
+    if "municipality_id" in changed:
+        from placements.services import rulebook_in_force
+
+        obligation.rulebook = rulebook_in_force(
+            municipality_id=contract.municipality_id, on_date=contract.award_date
+        )
     obligation.full_clean()
     obligation.save()
     ObligationChange.objects.create(
@@ -392,8 +425,8 @@ def settle_obligation(
 ) -> Settlement:
     """Record a settlement decision. Locks the obligation so two advisers settling at once
     cannot both succeed; the database allows one final decision per obligation."""
-    obligation = Obligation.objects.select_for_update().select_related("contract").get(
-        pk=obligation.pk
+    obligation = (
+        Obligation.objects.select_for_update().select_related("contract").get(pk=obligation.pk)
     )
     _require(can(acting_user, Action.SETTLE_OBLIGATION, obligation))
     if obligation.status == Obligation.Status.SETTLED:

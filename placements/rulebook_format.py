@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from placements.valuation import (
     DEFAULT_FTE_HOURS,
+    MAX_NUMBER,
     Block,
     Bonus,
     ContributionInput,
@@ -51,6 +52,7 @@ __all__ = [
 FORMAT = "sroi-rulebook/1"
 
 E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
 _MISSING: Any = object()
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -181,6 +183,8 @@ class _Reader:
     def _finite(self, key: str, value: Decimal | None) -> Decimal | None:
         if value is not None and not value.is_finite():
             raise self.fail(key, f"not a finite decimal: {value}")
+        if value is not None and abs(value) >= MAX_NUMBER:
+            raise self.fail(key, f"{value} is too large")
         return value
 
     def day(self, key: str, default: Any = _MISSING) -> date | None:
@@ -318,12 +322,22 @@ def window_to_dict(window: Window) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 
 
+def _build(path: str, cls: type[T], **fields: Any) -> T:
+    """Construct ``cls``; errors raised by its own checks get ``path`` in front."""
+    try:
+        return cls(**fields)
+    except RulebookError as error:
+        raise RulebookError(f"{path}: {error}") from None
+
+
 def _rule_from_dict(data: Any, path: str) -> Rule:
     r = _Reader(data, path, RulebookError, RULE_KEYS)
     rate = r.decimal("rate", Decimal("0"))
     if rate is None:
         raise r.fail("rate", 'must not be null (omit it or write "0")')
-    return Rule(
+    return _build(
+        path,
+        Rule,
         code=r.text("code"),
         label=r.text("label", ""),
         block=r.enum("block", Block),
@@ -343,7 +357,9 @@ def _rule_from_dict(data: Any, path: str) -> Rule:
 
 def _bonus_from_dict(data: Any, path: str) -> Bonus:
     r = _Reader(data, path, RulebookError, BONUS_KEYS)
-    return Bonus(
+    return _build(
+        path,
+        Bonus,
         code=r.text("code"),
         label=r.text("label", ""),
         amount=r.decimal("amount"),

@@ -50,6 +50,9 @@ DAYS_PER_YEAR = 365
 MONTHS_PER_YEAR = 12
 DEFAULT_FTE_HOURS = Decimal("36")
 HOURS_IN_A_WEEK = Decimal("168")
+# Any amount, rate or count beyond this is a typing error, not an SROI value (keeps every
+# calculation far inside the working precision below).
+MAX_NUMBER = Decimal("1e15")
 # Working precision for the single division of each calculation: far more digits than any
 # realistic amount has, so the only rounding that matters is the final ROUND_HALF_UP to cents.
 _PRECISION = 60
@@ -170,6 +173,8 @@ def _coerce_decimal(value: Any, what: str, error: type[Exception]) -> Decimal | 
     number = Decimal(value)
     if not number.is_finite():
         raise error(f"{what}: must be a finite number, got {value}")
+    if abs(number) >= MAX_NUMBER:
+        raise error(f"{what}: {value} is too large")
     return number
 
 
@@ -202,10 +207,13 @@ def _to_cents(number: Decimal) -> Decimal:
         return number.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _divide(numerator: Decimal, denominator: Decimal) -> Decimal:
-    """One high-precision division followed by the single rounding to cents."""
+def _ratio(factors: Iterable[Decimal | int], denominator: Decimal | int = 1) -> Decimal:
+    """``product(factors) / denominator`` at high precision, then the single rounding to cents."""
     with localcontext() as ctx:
         ctx.prec = _PRECISION
+        numerator = Decimal(1)
+        for factor in factors:
+            numerator *= factor
         return (numerator / denominator).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
@@ -935,10 +943,10 @@ def _value_time_based(
     calc.lines.append(f"Counted days: {days} ({first} to {last}).")
     hours_text = "" if rule.fte_hours is None else f" x {fmt(hours)}/{fmt(fte)}"
     if rule.kind == RuleKind.ANNUAL:
-        calc.base = _divide(rule.rate * hours * days, fte * DAYS_PER_YEAR)
+        calc.base = _ratio((rule.rate, hours, days), fte * DAYS_PER_YEAR)
         formula = f"{fmt(rule.rate)}{hours_text} x {days}/365"
     else:
-        calc.base = _divide(rule.rate * hours * days * MONTHS_PER_YEAR, fte * DAYS_PER_YEAR)
+        calc.base = _ratio((rule.rate, hours, days, MONTHS_PER_YEAR), fte * DAYS_PER_YEAR)
         formula = f"{fmt(rule.rate)}{hours_text} x {days}/(365/12)"
     calc.lines.append(f"Formula: {formula} = {fmt(calc.base)} (rounded half up to cents).")
 
@@ -989,7 +997,7 @@ def _value_percentage(
     if _date_outside_window(contribution, window, calc):
         return
     percent = rule.effective_percent
-    calc.base = _divide(amount * percent, HUNDRED)
+    calc.base = _ratio((amount, percent), HUNDRED)
     calc.lines.append(f"Formula: {fmt(amount)} x {fmt(percent)}/100 = {fmt(calc.base)}.")
 
 
@@ -999,7 +1007,7 @@ def _value_hourly(
     hours = _require(contribution.hours, "hours", rule, "hourly rate")
     if _date_outside_window(contribution, window, calc):
         return
-    calc.base = _to_cents(hours * rule.rate)
+    calc.base = _ratio((hours, rule.rate))
     calc.lines.append(f"Formula: {fmt(hours)} hours x {fmt(rule.rate)} = {fmt(calc.base)}.")
 
 
@@ -1010,7 +1018,7 @@ def _value_actual_cost(
     if _date_outside_window(contribution, window, calc):
         return
     percent = rule.effective_percent
-    calc.base = _divide(cost * percent, HUNDRED)
+    calc.base = _ratio((cost, percent), HUNDRED)
     calc.lines.append(f"Formula: {fmt(cost)} x {fmt(percent)}/100 = {fmt(calc.base)}.")
 
 

@@ -23,9 +23,7 @@ def register_audited_models() -> None:
 
     from .models import Membership, Organisation, User
 
-    auditlog.register(
-        User, exclude_fields=["password", "last_login"], m2m_fields={"groups"}
-    )
+    auditlog.register(User, exclude_fields=["password", "last_login"], m2m_fields={"groups"})
     auditlog.register(Organisation, m2m_fields={"serves"})
     auditlog.register(Membership)
     for model in (

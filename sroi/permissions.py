@@ -60,9 +60,7 @@ ROLE_ACTIONS: dict[Action, frozenset[str]] = {
 }
 
 # Actions a contractor user may perform on their own contractor's objects.
-CONTRACTOR_ACTIONS = frozenset(
-    {Action.VIEW, Action.REPORT_CONTRIBUTION, Action.VIEW_PERSONAL_DATA}
-)
+CONTRACTOR_ACTIONS = frozenset({Action.VIEW, Action.REPORT_CONTRIBUTION, Action.VIEW_PERSONAL_DATA})
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,9 @@ def world(db) -> World:
         katwijk=katwijk,
         executing_body=body,
         adviser=member("adviseur@example.nl", body, Role.ADVISER),
-        officer_noordwijk=member("inkoper.noordwijk@example.nl", noordwijk, Role.PROCUREMENT_OFFICER),
+        officer_noordwijk=member(
+            "inkoper.noordwijk@example.nl", noordwijk, Role.PROCUREMENT_OFFICER
+        ),
         officer_katwijk=member("inkoper.katwijk@example.nl", katwijk, Role.PROCUREMENT_OFFICER),
         council_noordwijk=member("raad.noordwijk@example.nl", noordwijk, Role.COUNCIL_VIEWER),
         council_katwijk=member("raad.katwijk@example.nl", katwijk, Role.COUNCIL_VIEWER),

@@ -238,3 +238,18 @@ class ContributionFactory(DjangoModelFactory):
     class Params:
         approved = factory.Trait(status=Contribution.Status.APPROVED)
         rejected = factory.Trait(status=Contribution.Status.REJECTED, status_reason="Geen bewijs")
+
+
+class RuledObligationFactory(ObligationFactory):
+    """An obligation with a published rulebook (``RulebookFactory``'s default rules) frozen on
+    it, applying to the contract's municipality: ready for contributions to be valued."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    rulebook = factory.SubFactory(RulebookFactory)
+
+    @factory.post_generation
+    def rulebook_applies(self, create, extracted, **kwargs):
+        if create and self.rulebook is not None:
+            self.rulebook.municipalities.add(self.contract.municipality)

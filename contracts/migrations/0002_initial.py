@@ -6,191 +6,364 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('contracts', '0001_initial'),
-        ('placements', '0001_initial'),
-        ('sroi', '0001_initial'),
+        ("contracts", "0001_initial"),
+        ("placements", "0001_initial"),
+        ("sroi", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='contract',
-            name='municipality',
-            field=models.ForeignKey(limit_choices_to={'kind': 'municipality'}, on_delete=django.db.models.deletion.PROTECT, related_name='contracts', to='sroi.organisation', verbose_name='commissioning municipality'),
+            model_name="contract",
+            name="municipality",
+            field=models.ForeignKey(
+                limit_choices_to={"kind": "municipality"},
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="contracts",
+                to="sroi.organisation",
+                verbose_name="commissioning municipality",
+            ),
         ),
         migrations.AddField(
-            model_name='contract',
-            name='procurement_officer',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='contracts_responsible', to=settings.AUTH_USER_MODEL, verbose_name='responsible procurement officer'),
+            model_name="contract",
+            name="procurement_officer",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="contracts_responsible",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="responsible procurement officer",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contractor',
-            constraint=models.CheckConstraint(condition=models.Q(('pso_valid_until__isnull', True), ('pso_valid_from__isnull', True), ('pso_valid_until__gte', models.F('pso_valid_from')), _connector='OR'), name='contractor_pso_dates_ordered'),
+            model_name="contractor",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("pso_valid_until__isnull", True),
+                    ("pso_valid_from__isnull", True),
+                    ("pso_valid_until__gte", models.F("pso_valid_from")),
+                    _connector="OR",
+                ),
+                name="contractor_pso_dates_ordered",
+            ),
         ),
         migrations.AddField(
-            model_name='contract',
-            name='contractor',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='contracts', to='contracts.contractor', verbose_name='contractor'),
+            model_name="contract",
+            name="contractor",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="contracts",
+                to="contracts.contractor",
+                verbose_name="contractor",
+            ),
         ),
         migrations.AddField(
-            model_name='contractorcontact',
-            name='contractor',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='contracts.contractor', verbose_name='contractor'),
+            model_name="contractorcontact",
+            name="contractor",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="contacts",
+                to="contracts.contractor",
+                verbose_name="contractor",
+            ),
         ),
         migrations.AddField(
-            model_name='contractoruser',
-            name='contractor',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='users', to='contracts.contractor', verbose_name='contractor'),
+            model_name="contractoruser",
+            name="contractor",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="users",
+                to="contracts.contractor",
+                verbose_name="contractor",
+            ),
         ),
         migrations.AddField(
-            model_name='contractoruser',
-            name='user',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='contractor_link', to=settings.AUTH_USER_MODEL, verbose_name='user'),
+            model_name="contractoruser",
+            name="user",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="contractor_link",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="user",
+            ),
         ),
         migrations.AddField(
-            model_name='obligation',
-            name='agreed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='agreed by'),
+            model_name="obligation",
+            name="agreed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="agreed by",
+            ),
         ),
         migrations.AddField(
-            model_name='obligation',
-            name='contract',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='obligation', to='contracts.contract', verbose_name='contract'),
+            model_name="obligation",
+            name="contract",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="obligation",
+                to="contracts.contract",
+                verbose_name="contract",
+            ),
         ),
         migrations.AddField(
-            model_name='obligation',
-            name='rulebook',
-            field=models.ForeignKey(blank=True, help_text='Frozen at award: later rulebook versions never change this obligation.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='obligations', to='placements.rulebook', verbose_name='rulebook'),
+            model_name="obligation",
+            name="rulebook",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Frozen at award: later rulebook versions never change this obligation.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="obligations",
+                to="placements.rulebook",
+                verbose_name="rulebook",
+            ),
         ),
         migrations.AddField(
-            model_name='obligationchange',
-            name='changed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='changed by'),
+            model_name="obligationchange",
+            name="changed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="changed by",
+            ),
         ),
         migrations.AddField(
-            model_name='obligationchange',
-            name='obligation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='changes', to='contracts.obligation', verbose_name='obligation'),
+            model_name="obligationchange",
+            name="obligation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="changes",
+                to="contracts.obligation",
+                verbose_name="obligation",
+            ),
         ),
         migrations.AddField(
-            model_name='settlement',
-            name='decided_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='decided by'),
+            model_name="settlement",
+            name="decided_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="decided by",
+            ),
         ),
         migrations.AddField(
-            model_name='settlement',
-            name='obligation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='settlements', to='contracts.obligation', verbose_name='obligation'),
+            model_name="settlement",
+            name="obligation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="settlements",
+                to="contracts.obligation",
+                verbose_name="obligation",
+            ),
         ),
         migrations.AddField(
-            model_name='sroipolicy',
-            name='municipality',
-            field=models.ForeignKey(limit_choices_to={'kind': 'municipality'}, on_delete=django.db.models.deletion.PROTECT, related_name='sroi_policies', to='sroi.organisation', verbose_name='municipality'),
+            model_name="sroipolicy",
+            name="municipality",
+            field=models.ForeignKey(
+                limit_choices_to={"kind": "municipality"},
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="sroi_policies",
+                to="sroi.organisation",
+                verbose_name="municipality",
+            ),
         ),
         migrations.AddField(
-            model_name='psodiscount',
-            name='policy',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pso_discounts', to='contracts.sroipolicy', verbose_name='policy'),
+            model_name="psodiscount",
+            name="policy",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="pso_discounts",
+                to="contracts.sroipolicy",
+                verbose_name="policy",
+            ),
         ),
         migrations.AddField(
-            model_name='obligation',
-            name='policy',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='obligations', to='contracts.sroipolicy', verbose_name='policy'),
+            model_name="obligation",
+            name="policy",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="obligations",
+                to="contracts.sroipolicy",
+                verbose_name="policy",
+            ),
         ),
         migrations.AddIndex(
-            model_name='contract',
-            index=models.Index(fields=['municipality', 'award_date'], name='contracts_c_municip_35b3b7_idx'),
+            model_name="contract",
+            index=models.Index(
+                fields=["municipality", "award_date"], name="contracts_c_municip_35b3b7_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='contract',
-            index=models.Index(fields=['contractor', 'award_date'], name='contracts_c_contrac_8111e5_idx'),
+            model_name="contract",
+            index=models.Index(
+                fields=["contractor", "award_date"], name="contracts_c_contrac_8111e5_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contract',
-            constraint=models.UniqueConstraint(fields=('municipality', 'reference'), name='contract_reference_per_municipality'),
+            model_name="contract",
+            constraint=models.UniqueConstraint(
+                fields=("municipality", "reference"), name="contract_reference_per_municipality"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contract',
-            constraint=models.CheckConstraint(condition=models.Q(('end_date__gte', models.F('start_date'))), name='contract_end_after_start'),
+            model_name="contract",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end_date__gte", models.F("start_date"))),
+                name="contract_end_after_start",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contract',
-            constraint=models.CheckConstraint(condition=models.Q(('value_excl_vat__gte', 0)), name='contract_value_gte_0'),
+            model_name="contract",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("value_excl_vat__gte", 0)), name="contract_value_gte_0"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contract',
-            constraint=models.CheckConstraint(condition=models.Q(('labour_cost__isnull', True), ('labour_cost__gte', 0), _connector='OR'), name='contract_labour_cost_gte_0'),
+            model_name="contract",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("labour_cost__isnull", True), ("labour_cost__gte", 0), _connector="OR"
+                ),
+                name="contract_labour_cost_gte_0",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='settlement',
-            constraint=models.UniqueConstraint(condition=models.Q(('decision', 'extension'), _negated=True), fields=('obligation',), name='settlement_one_final_decision'),
+            model_name="settlement",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("decision", "extension"), _negated=True),
+                fields=("obligation",),
+                name="settlement_one_final_decision",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='settlement',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('decision', 'extension'), _negated=True), ('new_deadline__isnull', False), _connector='OR'), name='settlement_extension_needs_deadline'),
+            model_name="settlement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("decision", "extension"), _negated=True),
+                    ("new_deadline__isnull", False),
+                    _connector="OR",
+                ),
+                name="settlement_extension_needs_deadline",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='settlement',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gte', 0), ('shortfall__gte', 0)), name='settlement_amounts_gte_0'),
+            model_name="settlement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gte", 0), ("shortfall__gte", 0)),
+                name="settlement_amounts_gte_0",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='settlement',
-            constraint=models.CheckConstraint(condition=models.Q(('reason', ''), _negated=True), name='settlement_reason_required'),
+            model_name="settlement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("reason", ""), _negated=True), name="settlement_reason_required"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sroipolicy',
-            constraint=models.UniqueConstraint(fields=('municipality', 'valid_from'), name='policy_one_version_per_date'),
+            model_name="sroipolicy",
+            constraint=models.UniqueConstraint(
+                fields=("municipality", "valid_from"), name="policy_one_version_per_date"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sroipolicy',
-            constraint=models.CheckConstraint(condition=models.Q(('threshold__gte', 0)), name='policy_threshold_gte_0'),
+            model_name="sroipolicy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("threshold__gte", 0)), name="policy_threshold_gte_0"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sroipolicy',
-            constraint=models.CheckConstraint(condition=models.Q(('default_percentage__gte', 0), ('default_percentage__lte', 100)), name='policy_default_percentage_0_100'),
+            model_name="sroipolicy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("default_percentage__gte", 0), ("default_percentage__lte", 100)
+                ),
+                name="policy_default_percentage_0_100",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sroipolicy',
-            constraint=models.CheckConstraint(condition=models.Q(('reduced_percentage__isnull', True), models.Q(('reduced_percentage__gte', 0), ('reduced_percentage__lte', 100)), _connector='OR'), name='policy_reduced_percentage_0_100'),
+            model_name="sroipolicy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("reduced_percentage__isnull", True),
+                    models.Q(("reduced_percentage__gte", 0), ("reduced_percentage__lte", 100)),
+                    _connector="OR",
+                ),
+                name="policy_reduced_percentage_0_100",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='psodiscount',
-            constraint=models.UniqueConstraint(fields=('policy', 'level'), name='pso_discount_unique_level'),
+            model_name="psodiscount",
+            constraint=models.UniqueConstraint(
+                fields=("policy", "level"), name="pso_discount_unique_level"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='psodiscount',
-            constraint=models.CheckConstraint(condition=models.Q(('discount_percentage__gte', 0), ('discount_percentage__lte', 100)), name='pso_discount_0_100'),
+            model_name="psodiscount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("discount_percentage__gte", 0), ("discount_percentage__lte", 100)
+                ),
+                name="pso_discount_0_100",
+            ),
         ),
         migrations.AddIndex(
-            model_name='obligation',
-            index=models.Index(fields=['status', 'deadline'], name='contracts_o_status_a08582_idx'),
+            model_name="obligation",
+            index=models.Index(fields=["status", "deadline"], name="contracts_o_status_a08582_idx"),
         ),
         migrations.AddConstraint(
-            model_name='obligation',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gte', 0)), name='obligation_amount_gte_0'),
+            model_name="obligation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gte", 0)), name="obligation_amount_gte_0"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='obligation',
-            constraint=models.CheckConstraint(condition=models.Q(('base_amount__gte', 0)), name='obligation_base_amount_gte_0'),
+            model_name="obligation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("base_amount__gte", 0)), name="obligation_base_amount_gte_0"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='obligation',
-            constraint=models.CheckConstraint(condition=models.Q(('percentage__gte', 0), ('percentage__lte', 100)), name='obligation_percentage_0_100'),
+            model_name="obligation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("percentage__gte", 0), ("percentage__lte", 100)),
+                name="obligation_percentage_0_100",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='obligation',
-            constraint=models.CheckConstraint(condition=models.Q(('pso_discount__gte', 0), ('pso_discount__lte', 100)), name='obligation_pso_discount_0_100'),
+            model_name="obligation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("pso_discount__gte", 0), ("pso_discount__lte", 100)),
+                name="obligation_pso_discount_0_100",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='obligation',
-            constraint=models.CheckConstraint(condition=models.Q(('deadline__gte', models.F('window_start'))), name='obligation_deadline_after_window_start'),
+            model_name="obligation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("deadline__gte", models.F("window_start"))),
+                name="obligation_deadline_after_window_start",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='obligation',
-            constraint=models.CheckConstraint(condition=models.Q(('deviation', ''), models.Q(('deviation_reason', ''), _negated=True), _connector='OR'), name='obligation_deviation_needs_reason'),
+            model_name="obligation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("deviation", ""),
+                    models.Q(("deviation_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="obligation_deviation_needs_reason",
+            ),
         ),
     ]

@@ -115,7 +115,7 @@ def _value_item(
     }
     try:
         valuation = _valuate(index, item, rulebook, default_window)
-    except ValuationError as error:
+    except (ValuationError, ArithmeticError) as error:
         result["error"] = str(error)
         return result
     result.update(

@@ -1,0 +1,236 @@
+"""Evidence uploads: judged by content, bounded in size, stored privately under a safe name."""
+
+import io
+import os
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils.functional import empty
+
+from contracts.models import Obligation
+from placements.models import Evidence, private_storage
+from placements.services import (
+    add_evidence,
+    approve_contribution,
+    reject_contribution,
+    return_contribution,
+)
+from placements.validators import JPEG, PDF, PNG, detect_type, sanitise_filename
+from tests import factories as f
+
+MINIMAL_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+MINIMAL_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
+MINIMAL_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 8 + b"\xff\xd9"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_private_storage(settings):
+    """``private_storage`` reads PRIVATE_MEDIA_ROOT once; make it use this test's folder."""
+    private_storage._wrapped = empty
+    yield
+    private_storage._wrapped = empty
+
+
+@pytest.fixture
+def setup(world):
+    obligation = f.RuledObligationFactory(
+        contract__municipality=world.noordwijk, contract__contractor=world.contractor_a
+    )
+    contribution = f.ContributionFactory(obligation=obligation)
+    return SimpleNamespace(world=world, obligation=obligation, contribution=contribution)
+
+
+def upload(content: bytes, name: str, content_type: str = "application/pdf"):
+    return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+def add(setup, file, user=None, kind=Evidence.Kind.EMPLOYMENT_CONTRACT):
+    return add_evidence(
+        acting_user=user or setup.world.contractor_a_user,
+        contribution=setup.contribution,
+        uploaded_file=file,
+        kind=kind,
+    )
+
+
+def stored_files(settings) -> list[str]:
+    root = settings.PRIVATE_MEDIA_ROOT
+    return [os.path.join(d, n) for d, _, names in os.walk(root) for n in names]
+
+
+# --- Accepted --------------------------------------------------------------------------------
+
+
+def test_minimal_pdf_is_accepted_with_sanitised_name(setup, settings):
+    evidence = add(setup, upload(MINIMAL_PDF, "C:\\Users\\Jan\\Arbeidscontract\u202e.pdf"))
+    evidence.refresh_from_db()
+    assert evidence.content_type == "application/pdf"
+    assert evidence.size == len(MINIMAL_PDF)
+    assert evidence.original_name == "Arbeidscontract.pdf"
+    assert evidence.uploaded_by == setup.world.contractor_a_user
+    assert evidence.kind == Evidence.Kind.EMPLOYMENT_CONTRACT
+    # Stored privately under a random name that does not contain the uploaded name.
+    assert "Arbeidscontract" not in evidence.file.name
+    assert evidence.file.name.startswith(f"evidence/{setup.contribution.pk}/")
+    with evidence.file.open("rb") as stored:
+        assert stored.read() == MINIMAL_PDF
+    assert stored_files(settings) == [str(settings.PRIVATE_MEDIA_ROOT / evidence.file.name)]
+
+
+def test_minimal_png_is_accepted(setup):
+    evidence = add(setup, upload(MINIMAL_PNG, "../../etc/foto.PNG", "image/png"))
+    assert (evidence.content_type, evidence.original_name) == ("image/png", "foto.png")
+
+
+def test_jpeg_is_accepted_and_keeps_jpeg_extension(setup):
+    evidence = add(setup, upload(MINIMAL_JPEG, "scan.jpeg", "image/jpeg"))
+    assert (evidence.content_type, evidence.original_name) == ("image/jpeg", "scan.jpeg")
+
+
+def test_type_comes_from_content_not_from_name_or_browser(setup):
+    evidence = add(setup, upload(MINIMAL_PNG, "factuur.pdf", "application/pdf"))
+    assert evidence.content_type == "image/png"
+    assert evidence.original_name == "factuur.png"
+
+
+def test_adviser_may_add_evidence(setup):
+    evidence = add(setup, upload(MINIMAL_PDF, "x.pdf"), user=setup.world.adviser)
+    assert evidence.uploaded_by == setup.world.adviser
+
+
+def test_returned_contribution_takes_evidence(setup):
+    return_contribution(
+        acting_user=setup.world.adviser, contribution=setup.contribution, reason="Bewijs graag"
+    )
+    assert add(setup, upload(MINIMAL_PDF, "x.pdf")).pk
+
+
+def test_exactly_max_size_is_accepted(setup, settings):
+    settings.EVIDENCE_MAX_BYTES = len(MINIMAL_PDF)
+    assert add(setup, upload(MINIMAL_PDF, "x.pdf")).size == len(MINIMAL_PDF)
+
+
+# --- Refused ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"Dit is gewoon tekst, geen PDF.\n",
+        b"<html><script>alert(1)</script></html>",
+        b" %PDF-1.4 starts too late",
+        b"MZ\x90\x00 windows executable",
+        b"GIF89a not allowed",
+    ],
+)
+def test_other_content_is_refused_whatever_its_name(setup, settings, content):
+    with pytest.raises(ValidationError) as excinfo:
+        add(setup, upload(content, "contract.pdf", "application/pdf"))
+    assert "file" in excinfo.value.message_dict
+    assert not Evidence.objects.exists()
+    assert stored_files(settings) == []
+
+
+def test_too_large_is_refused(setup, settings):
+    settings.EVIDENCE_MAX_BYTES = 1024
+    with pytest.raises(ValidationError) as excinfo:
+        add(setup, upload(MINIMAL_PDF + b"0" * 1024, "big.pdf"))
+    assert excinfo.value.error_dict["file"][0].code == "too_large"
+    assert not Evidence.objects.exists()
+
+
+def test_empty_is_refused(setup):
+    with pytest.raises(ValidationError) as excinfo:
+        add(setup, upload(b"", "leeg.pdf"))
+    assert excinfo.value.error_dict["file"][0].code == "empty"
+
+
+def test_unknown_kind_is_refused_and_no_file_is_left(setup, settings):
+    with pytest.raises(ValidationError) as excinfo:
+        add(setup, upload(MINIMAL_PDF, "x.pdf"), kind="selfie")
+    assert "kind" in excinfo.value.message_dict
+    assert stored_files(settings) == []
+
+
+@pytest.mark.parametrize("review", ["approve", "reject"])
+def test_no_evidence_on_judged_contributions(setup, review):
+    adviser = setup.world.adviser
+    if review == "approve":
+        approve_contribution(acting_user=adviser, contribution=setup.contribution)
+    else:
+        reject_contribution(acting_user=adviser, contribution=setup.contribution, reason="nee")
+    with pytest.raises(ValidationError):
+        add(setup, upload(MINIMAL_PDF, "x.pdf"))
+
+
+def test_no_evidence_after_settlement(setup):
+    Obligation.objects.filter(pk=setup.obligation.pk).update(status=Obligation.Status.SETTLED)
+    with pytest.raises(ValidationError):
+        add(setup, upload(MINIMAL_PDF, "x.pdf"))
+
+
+@pytest.mark.parametrize(
+    "persona",
+    ["contractor_b_user", "officer_noordwijk", "council_noordwijk", "functional_admin", "outsider"],
+)
+def test_others_cannot_add_evidence(setup, settings, persona):
+    with pytest.raises(PermissionDenied):
+        add(setup, upload(MINIMAL_PDF, "x.pdf"), user=getattr(setup.world, persona))
+    with pytest.raises(PermissionDenied):
+        add(setup, upload(MINIMAL_PDF, "x.pdf"), user=AnonymousUser())
+    assert stored_files(settings) == []
+
+
+def test_plain_file_object_is_measured_and_accepted(setup):
+    raw = io.BytesIO(MINIMAL_PDF)
+    raw.name = "/tmp/upload/verklaring.pdf"
+    evidence = add(setup, raw)
+    assert (evidence.size, evidence.original_name) == (len(MINIMAL_PDF), "verklaring.pdf")
+
+
+# --- The helpers -----------------------------------------------------------------------------
+
+
+def test_detect_type():
+    assert detect_type(MINIMAL_PDF) is PDF
+    assert detect_type(MINIMAL_PNG) is PNG
+    assert detect_type(MINIMAL_JPEG) is JPEG
+    assert detect_type(b"%PD") is None
+    assert detect_type(b"") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "file_type", "expected"),
+    [
+        ("contract.pdf", PDF, "contract.pdf"),
+        ("CONTRACT.PDF", PDF, "CONTRACT.pdf"),
+        ("/var/www/../../etc/passwd", PDF, "passwd.pdf"),
+        ("C:\\temp\\loon strook.pdf", PDF, "loon strook.pdf"),
+        ("invoice.pdf.exe", PDF, "invoice.pdf"),
+        ("photo.png", PDF, "photo.pdf"),
+        ("scan", JPEG, "scan.jpg"),
+        ("scan.JPEG", JPEG, "scan.jpeg"),
+        ("evil\u202egnp.pdf", PDF, "evilgnp.pdf"),
+        ("tab\there\x00\x1b[31m.pdf", PDF, "tabhere[31m.pdf"),
+        ('a<b>:c"d|e?f*.pdf', PDF, "a_b__c_d_e_f_.pdf"),
+        ("   ...   ", PDF, "evidence.pdf"),
+        ("", PNG, "evidence.png"),
+        (None, PNG, "evidence.png"),
+        (".pdf", PDF, "pdf.pdf"),
+        ("rapport   2026 .pdf", PDF, "rapport 2026.pdf"),
+    ],
+)
+def test_sanitise_filename(name, file_type, expected):
+    assert sanitise_filename(name, file_type) == expected
+
+
+def test_sanitise_filename_limits_length():
+    name = sanitise_filename("x" * 500 + ".pdf", PDF)
+    assert len(name) == 100
+    assert name.endswith(".pdf")
