@@ -8,10 +8,9 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils.functional import empty
 
 from contracts.models import Obligation
-from placements.models import Evidence, private_storage
+from placements.models import Evidence
 from placements.services import (
     add_evidence,
     approve_contribution,
@@ -27,14 +26,6 @@ MINIMAL_PDF = (
 )
 MINIMAL_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
 MINIMAL_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 8 + b"\xff\xd9"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_private_storage(settings):
-    """``private_storage`` reads PRIVATE_MEDIA_ROOT once; make it use this test's folder."""
-    private_storage._wrapped = empty
-    yield
-    private_storage._wrapped = empty
 
 
 @pytest.fixture
