@@ -10,6 +10,8 @@ here except by a superuser.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -525,7 +527,9 @@ class ObligationAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("realised"), ordering="realised")
     def realised(self, obj):
-        return getattr(obj, "realised", None)
+        realised = getattr(obj, "realised", None)
+        # SQLite returns sums unquantised (e.g. 47764.8100000000): show cents.
+        return realised.quantize(Decimal("0.01")) if realised is not None else None
 
     @admin.display(description=_("explanation"))
     def explanation_text(self, obj):

@@ -3,10 +3,19 @@
 ``amount = round(base * percentage * (1 - pso_discount), 2)`` with the policy in force on the
 award date (domain.md). Every step is written out in ``explanation`` so the adviser, the
 procurement officer and the contractor can all follow the number.
+
+The explanation is Dutch by default (``lang="nl"``: it is stored on the obligation as a record)
+or English (``lang="en"``). Its texts come from the two-language catalogue :data:`MESSAGES`,
+its numbers and dates from :data:`TEXT_STYLES` (``€ 25.000,00``, ``2,5%``, ``15-01-2026`` in
+Dutch; ``€25,000.00``, ``2.5%``, ``2026-01-15`` in English). Error messages stay English.
+
+Self-contained on purpose, like ``placements/valuation.py``: importing a module of the ``sroi``
+package would load Celery and Django through ``sroi/__init__.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -82,16 +91,129 @@ def euro(amount: Decimal) -> str:
 
 
 def pct(value: Decimal) -> str:
+    """5%, 2,5% — the Dutch notation, used in explanations."""
     return f"{value.normalize():f}%".replace(".", ",")
 
 
+def euro_en(amount: Decimal) -> str:
+    """€1,234.56 — the English notation."""
+    sign = "-" if amount < 0 else ""
+    return f"{sign}€{abs(amount).quantize(CENT, ROUND_HALF_UP):,.2f}"
+
+
+def pct_en(value: Decimal) -> str:
+    """5%, 2.5% — the English notation."""
+    return f"{value.normalize():f}%"
+
+
+# --- Explanation texts -----------------------------------------------------------------------
+
+LANGUAGES = ("nl", "en")
+DEFAULT_LANG = "nl"
+
+#: Every explanation line and part of a line: message key -> template per language, with the
+#: same named ``str.format`` placeholders in every language. Values arrive already written in
+#: the language's style (:data:`TEXT_STYLES`).
+MESSAGES: dict[str, dict[str, str]] = {
+    "policy": {
+        "nl": "Beleid geldig vanaf {valid_from} (van kracht op de gunningsdatum {award_date}).",
+        "en": "Policy valid from {valid_from} (in force on the award date {award_date}).",
+    },
+    "below_threshold": {
+        "nl": "Opdrachtwaarde {value} ligt onder de drempel van {threshold}: "
+        "geen SROI-verplichting.",
+        "en": "Contract value {value} is below the threshold of {threshold}: no SROI obligation.",
+    },
+    "above_threshold": {
+        "nl": "Opdrachtwaarde {value} ligt op of boven de drempel van {threshold}.",
+        "en": "Contract value {value} is at or above the threshold of {threshold}.",
+    },
+    "base": {"nl": "Grondslag: {base} {amount}.", "en": "Base: {base} {amount}."},
+    "base_labour_cost": {"nl": "loonsom", "en": "labour cost"},
+    "base_contract_value": {"nl": "opdrachtwaarde excl. btw", "en": "contract value excl. VAT"},
+    "exemption": {
+        "nl": "Vrijstelling verleend. Reden: {reason}",
+        "en": "Exemption granted. Reason: {reason}",
+    },
+    "reduced_percentage": {
+        "nl": "Verlaagd percentage {percentage} in plaats van {default}. Reden: {reason}",
+        "en": "Reduced percentage {percentage} instead of {default}. Reason: {reason}",
+    },
+    "custom_percentage": {
+        "nl": "Afwijkend percentage {percentage} in plaats van {default}. Reden: {reason}",
+        "en": "Custom percentage {percentage} instead of {default}. Reason: {reason}",
+    },
+    "policy_percentage": {
+        "nl": "Percentage volgens beleid: {percentage}.",
+        "en": "Percentage according to the policy: {percentage}.",
+    },
+    "pso_discount": {
+        "nl": "PSO-korting {discount} ({level}, gecertificeerd voor de hele looptijd).",
+        "en": "PSO discount {discount} ({level}, certified for the whole contract period).",
+    },
+    "pso_no_discount": {
+        "nl": "PSO-niveau {level}: het beleid kent hiervoor geen korting.",
+        "en": "PSO level {level}: the policy gives no discount for it.",
+    },
+    "formula": {"nl": "{base} × {percentage}", "en": "{base} × {percentage}"},
+    "formula_pso": {"nl": " × (1 − {discount})", "en": " × (1 − {discount})"},
+    "obligation": {
+        "nl": "Verplichting = {formula} = {amount} (afgerond op centen).",
+        "en": "Obligation = {formula} = {amount} (rounded to cents).",
+    },
+    "window": {
+        "nl": "Telperiode van {award_date} tot de deadline {deadline} "
+        "(einddatum {end_date} + {grace_days} dagen).",
+        "en": "Counting window from {award_date} to the deadline {deadline} "
+        "(end date {end_date} + {grace_days} days).",
+    },
+}
+
+
+@dataclass(frozen=True)
+class TextStyle:
+    """How one language writes money, percentages and dates in the explanation."""
+
+    money: Callable[[Decimal], str]
+    percent: Callable[[Decimal], str]
+    date: Callable[[date], str]
+
+
+TEXT_STYLES: dict[str, TextStyle] = {
+    "nl": TextStyle(money=euro, percent=pct, date=lambda day: f"{day:%d-%m-%Y}"),
+    "en": TextStyle(money=euro_en, percent=pct_en, date=lambda day: day.isoformat()),
+}
+
+
+class _Text:
+    """The explanation texts of one language."""
+
+    __slots__ = ("lang", "style")
+
+    def __init__(self, lang: str) -> None:
+        if not isinstance(lang, str) or lang not in LANGUAGES:
+            raise ValueError(f"lang: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
+        self.lang = lang
+        self.style = TEXT_STYLES[lang]
+
+    def __call__(self, key: str, **values: object) -> str:
+        return MESSAGES[key][self.lang].format(**values)
+
+
 def compute_obligation(
-    policy: PolicyTerms, contract: ContractTerms, deviation: Deviation | None = None
+    policy: PolicyTerms,
+    contract: ContractTerms,
+    deviation: Deviation | None = None,
+    *,
+    lang: str = DEFAULT_LANG,
 ) -> ObligationComputation:
+    """The obligation of ``contract`` under ``policy``; ``lang`` ("nl", the default, or "en") is
+    the language of the explanation only (anything else is a ``ValueError``)."""
+    text = _Text(lang)
+    money, percent, day = text.style.money, text.style.percent, text.style.date
     deviation = deviation or Deviation()
     lines: list[str] = [
-        f"Beleid geldig vanaf {policy.valid_from:%d-%m-%Y} (van kracht op de gunningsdatum "
-        f"{contract.award_date:%d-%m-%Y}).",
+        text("policy", valid_from=day(policy.valid_from), award_date=day(contract.award_date)),
     ]
     value = contract.value_excl_vat
     if value < 0:
@@ -99,10 +221,7 @@ def compute_obligation(
     deadline = contract.end_date + timedelta(days=policy.grace_days)
 
     if value < policy.threshold:
-        lines.append(
-            f"Opdrachtwaarde {euro(value)} ligt onder de drempel van {euro(policy.threshold)}: "
-            "geen SROI-verplichting."
-        )
+        lines.append(text("below_threshold", value=money(value), threshold=money(policy.threshold)))
         return ObligationComputation(
             applies=False,
             base=policy.base,
@@ -119,9 +238,7 @@ def compute_obligation(
             deviation_reason="",
             explanation=tuple(lines),
         )
-    lines.append(
-        f"Opdrachtwaarde {euro(value)} ligt op of boven de drempel van {euro(policy.threshold)}."
-    )
+    lines.append(text("above_threshold", value=money(value), threshold=money(policy.threshold)))
     if policy.base == "labour_cost":
         if contract.labour_cost is None:
             raise ObligationInputError(
@@ -129,18 +246,18 @@ def compute_obligation(
                 "the contract has no labour cost."
             )
         base_amount = contract.labour_cost
-        base_text = "loonsom"
+        base_text = text("base_labour_cost")
     else:
         base_amount = value
-        base_text = "opdrachtwaarde excl. btw"
-    lines.append(f"Grondslag: {base_text} {euro(base_amount)}.")
+        base_text = text("base_contract_value")
+    lines.append(text("base", base=base_text, amount=money(base_amount)))
 
     percentage = policy.default_percentage
     if deviation.kind and not deviation.reason.strip():
         raise ObligationInputError("A deviation from the policy needs a recorded reason.")
     if deviation.kind == "exemption":
         percentage = Decimal("0")
-        lines.append(f"Vrijstelling verleend. Reden: {deviation.reason.strip()}")
+        lines.append(text("exemption", reason=deviation.reason.strip()))
     elif deviation.kind == "reduced_percentage":
         if policy.reduced_percentage is None:
             raise ObligationInputError("The policy has no reduced percentage.")
@@ -159,46 +276,55 @@ def compute_obligation(
                 )
         percentage = policy.reduced_percentage
         lines.append(
-            f"Verlaagd percentage {pct(percentage)} in plaats van "
-            f"{pct(policy.default_percentage)}. Reden: {deviation.reason.strip()}"
+            text(
+                "reduced_percentage",
+                percentage=percent(percentage),
+                default=percent(policy.default_percentage),
+                reason=deviation.reason.strip(),
+            )
         )
     elif deviation.kind == "custom_percentage":
         if deviation.percentage is None or not (0 <= deviation.percentage <= 100):
             raise ObligationInputError("A custom percentage must lie between 0 and 100.")
         percentage = deviation.percentage
         lines.append(
-            f"Afwijkend percentage {pct(percentage)} in plaats van "
-            f"{pct(policy.default_percentage)}. Reden: {deviation.reason.strip()}"
+            text(
+                "custom_percentage",
+                percentage=percent(percentage),
+                default=percent(policy.default_percentage),
+                reason=deviation.reason.strip(),
+            )
         )
     elif deviation.kind:
         raise ObligationInputError(f"Unknown deviation {deviation.kind!r}.")
     else:
-        lines.append(f"Percentage volgens beleid: {pct(percentage)}.")
+        lines.append(text("policy_percentage", percentage=percent(percentage)))
 
     pso_discount = Decimal("0")
     pso_level = ""
     if contract.pso_level and contract.pso_level in policy.pso_discounts:
         pso_level = contract.pso_level
         pso_discount = policy.pso_discounts[pso_level]
-        lines.append(
-            f"PSO-korting {pct(pso_discount)} ({PSO_LABELS.get(pso_level, pso_level)}, "
-            "gecertificeerd voor de hele looptijd)."
-        )
+        level = PSO_LABELS.get(pso_level, pso_level)
+        lines.append(text("pso_discount", discount=percent(pso_discount), level=level))
     elif contract.pso_level:
-        lines.append(
-            f"PSO-niveau {PSO_LABELS.get(contract.pso_level, contract.pso_level)}: "
-            "het beleid kent hiervoor geen korting."
-        )
+        level = PSO_LABELS.get(contract.pso_level, contract.pso_level)
+        lines.append(text("pso_no_discount", level=level))
 
     raw = base_amount * percentage / HUNDRED * (1 - pso_discount / HUNDRED)
     amount = raw.quantize(CENT, rounding=ROUND_HALF_UP)
-    formula = f"{euro(base_amount)} × {pct(percentage)}"
+    formula = text("formula", base=money(base_amount), percentage=percent(percentage))
     if pso_discount:
-        formula += f" × (1 − {pct(pso_discount)})"
-    lines.append(f"Verplichting = {formula} = {euro(amount)} (afgerond op centen).")
+        formula += text("formula_pso", discount=percent(pso_discount))
+    lines.append(text("obligation", formula=formula, amount=money(amount)))
     lines.append(
-        f"Telperiode van {contract.award_date:%d-%m-%Y} tot de deadline {deadline:%d-%m-%Y} "
-        f"(einddatum {contract.end_date:%d-%m-%Y} + {policy.grace_days} dagen)."
+        text(
+            "window",
+            award_date=day(contract.award_date),
+            deadline=day(deadline),
+            end_date=day(contract.end_date),
+            grace_days=policy.grace_days,
+        )
     )
     return ObligationComputation(
         applies=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db.models import DecimalField, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Round
 from django.shortcuts import get_object_or_404
 
 from sroi import permissions
@@ -13,14 +13,20 @@ from sroi.permissions import Action
 
 from .models import Contract, Contractor, Obligation, Settlement, SroiPolicy
 
-ZERO = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+ZERO = Value(Decimal("0.00"), output_field=MONEY)
 
 
-def _sum_contributions(status_filter: Q) -> Coalesce:
-    return Coalesce(
-        Sum("contributions__value", filter=status_filter),
-        ZERO,
-        output_field=DecimalField(max_digits=14, decimal_places=2),
+def _sum_contributions(status_filter: Q) -> Round:
+    # Round: SQLite returns decimal sums unquantized; amounts are always whole cents.
+    return Round(
+        Coalesce(
+            Sum("contributions__value", filter=status_filter),
+            ZERO,
+            output_field=MONEY,
+        ),
+        2,
+        output_field=MONEY,
     )
 
 

@@ -410,7 +410,8 @@ def realised_amount(obligation: Obligation) -> Decimal:
     total = Contribution.objects.filter(
         obligation=obligation, status=Contribution.Status.APPROVED
     ).aggregate(total=Sum("value"))["total"]
-    return total or Decimal("0.00")
+    # SQLite returns decimal sums unquantized; amounts are always whole cents.
+    return (total or Decimal("0.00")).quantize(Decimal("0.01"))
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -167,9 +167,13 @@ class RulebookAdmin(ScopedAdminMixin, admin.ModelAdmin):
             fields += ["name", "version", "owner", "municipalities", "valid_from", "is_example"]
         return fields
 
+    def get_queryset(self, request):
+        used = Obligation.objects.filter(rulebook=OuterRef("pk"))
+        return super().get_queryset(request).annotate(used_by_obligations=Exists(used))
+
     @admin.display(description=_("used by obligations"), boolean=True)
     def in_use(self, obj) -> bool:
-        return obj.obligations.exists()
+        return obj.used_by_obligations
 
     def save_formset(self, request, form, formset, change):
         if formset.model not in (Rule, Bonus):
@@ -302,19 +306,22 @@ def _reportable_contractors(user):
     return Contractor.objects.filter(pk__in=contracts.values("contractor_id"))
 
 
+CANDIDATE_FIELDS = (
+    "contractor",
+    "initials",
+    "birth_year",
+    "target_group",
+    "years_on_benefit",
+    "target_group_note",
+)
+
+
 class CandidateForm(forms.ModelForm):
     acting_user = None
 
     class Meta:
         model = Candidate
-        fields = (
-            "contractor",
-            "initials",
-            "birth_year",
-            "target_group",
-            "years_on_benefit",
-            "target_group_note",
-        )
+        fields = CANDIDATE_FIELDS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -322,7 +329,7 @@ class CandidateForm(forms.ModelForm):
             self.fields["contractor"].queryset = _reportable_contractors(self.acting_user)
 
     def service_kwargs(self) -> dict:
-        return {name: self.cleaned_data.get(name) for name in self.Meta.fields}
+        return {name: self.cleaned_data.get(name) for name in CANDIDATE_FIELDS}
 
     def clean(self):
         cleaned = super().clean()

@@ -9,7 +9,11 @@ without a database. The conventions are those of ``docs/rulebook-format.md``:
 * annual rate: ``rate * min(hours_per_week, fte_hours) / fte_hours * counted_days / 365`` where
   ``counted_days`` are the days inside the contribution period, inside the cap (``max_years * 365``
   days from the contribution's start) and inside the counting window;
-* every value carries a human-readable explanation.
+* every value carries a human-readable explanation, in Dutch (``lang="nl"``, the default: the
+  explanations stored on contributions are Dutch records) or English (``lang="en"``). All texts
+  come from the two-language catalogue :data:`MESSAGES`; :data:`NUMBER_STYLES` writes the numbers
+  and dates (``€ 26.666,67``, ``24,00``, ``01-03-2026`` in Dutch; ``26666.67``, ``24.00``,
+  ``2026-03-01`` in English). Error messages (exceptions) are English.
 
 The JSON format of rulebooks and contributions lives in ``placements.rulebook_format``.
 """
@@ -24,11 +28,18 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 __all__ = [
+    "BLOCK_NAMES",
+    "DEFAULT_LANG",
+    "LANGUAGES",
+    "MESSAGES",
+    "NUMBER_STYLES",
+    "TARGET_GROUP_NAMES",
     "AmbiguousRule",
     "Block",
     "Bonus",
     "ContributionInput",
     "NoMatchingRule",
+    "NumberStyle",
     "Rule",
     "RuleKind",
     "Rulebook",
@@ -38,6 +49,7 @@ __all__ = [
     "ValuationError",
     "ValuationInputError",
     "Window",
+    "check_lang",
     "example_rulebook",
     "select_rule",
     "value_contribution",
@@ -195,7 +207,8 @@ def _check_date(value: Any, what: str, error: type[Exception], *, optional: bool
 
 
 def fmt(number: Decimal | int) -> str:
-    """Format a number with exactly two decimals (ROUND_HALF_UP), as used in explanations."""
+    """A number with exactly two decimals (ROUND_HALF_UP), e.g. ``"26666.67"``: the JSON form of
+    money and the English style of explanations (see :data:`NUMBER_STYLES`)."""
     with localcontext() as ctx:
         ctx.prec = _PRECISION
         return str(Decimal(number).quantize(CENT, rounding=ROUND_HALF_UP))
@@ -227,6 +240,325 @@ def _add_days(day: date, days: int) -> date:
 def _days_between(first: date, last: date) -> int:
     """Calendar days from ``first`` to ``last``, both inclusive; 0 when ``last < first``."""
     return max((last - first).days + 1, 0)
+
+
+# --------------------------------------------------------------------------------------------
+# Explanation texts: a two-language message catalogue and per-language number/date styles
+# --------------------------------------------------------------------------------------------
+
+#: Languages of the explanations; Dutch is the default (stored explanations are Dutch records).
+LANGUAGES = ("nl", "en")
+DEFAULT_LANG = "nl"
+
+#: Every explanation line, part of a line and zero reason: message key -> template per language.
+#: Templates use named ``str.format`` placeholders (the same ones in every language); the values
+#: arrive already written in the language's style (see :class:`NumberStyle`).
+MESSAGES: dict[str, dict[str, str]] = {
+    # The rule line and the statement of its rate.
+    "rule": {
+        "nl": "Regel {code} ({how}): {label}{variant}; {rate}.",
+        "en": "Rule {code} ({how}): {label}{variant}; {rate}.",
+    },
+    "rule_explicit": {"nl": "expliciet gekozen", "en": "chosen explicitly"},
+    "rule_selected": {"nl": "geselecteerd", "en": "selected"},
+    "rule_variant": {"nl": ", variant {variant}", "en": ", variant {variant}"},
+    "rate_per_fte": {"nl": " voor {fte} uur per week", "en": " per {fte} hours/week"},
+    "rate_annual": {
+        "nl": "jaarbedrag {rate} per jaar{per_fte}",
+        "en": "annual rate {rate} per year{per_fte}",
+    },
+    "rate_monthly": {
+        "nl": "maandbedrag {rate} per maand{per_fte}",
+        "en": "monthly rate {rate} per month{per_fte}",
+    },
+    "rate_fixed": {
+        "nl": "vast bedrag {rate} per bijdrage",
+        "en": "fixed amount {rate} per contribution",
+    },
+    "rate_percentage": {
+        "nl": "{percent}% van het gefactureerde bedrag excl. btw",
+        "en": "{percent}% of the invoiced amount excl. VAT",
+    },
+    "rate_hourly": {"nl": "uurtarief {rate} per uur", "en": "hourly rate {rate} per hour"},
+    "rate_actual_cost": {
+        "nl": "{percent}% van de werkelijke kosten",
+        "en": "{percent}% of the actual cost",
+    },
+    # The inputs line; its parts are joined by ", ". Block, target group and permanent contract
+    # also name the conditions a bonus met.
+    "inputs": {"nl": "Invoer: {parts}.", "en": "Inputs: {parts}."},
+    "block": {"nl": "blok {block}", "en": "block {block}"},
+    "target_group": {"nl": "doelgroep {target_group}", "en": "target group {target_group}"},
+    "variant": {"nl": "variant {variant}", "en": "variant {variant}"},
+    "period": {"nl": "periode {period}", "en": "period {period}"},
+    "period_open": {
+        "nl": "periode vanaf {start}, zonder einddatum",
+        "en": "period {start} to open-ended",
+    },
+    "hours_per_week": {"nl": "uren per week {hours}", "en": "hours per week {hours}"},
+    "years_on_benefit": {"nl": "uitkeringsjaren {years}", "en": "years on benefit {years}"},
+    "invoiced_amount": {
+        "nl": "gefactureerd bedrag excl. btw {amount}",
+        "en": "invoiced amount excl. VAT {amount}",
+    },
+    "hours": {"nl": "uren {hours}", "en": "hours {hours}"},
+    "actual_cost": {"nl": "werkelijke kosten {amount}", "en": "actual cost {amount}"},
+    "birth_year": {"nl": "geboortejaar {year}", "en": "birth year {year}"},
+    "permanent_contract": {"nl": "vast contract", "en": "permanent contract"},
+    # Hours per week (annual and monthly rules).
+    "hours_not_used": {
+        "nl": "Uren per week worden niet gebruikt: deze regel rekent niet naar rato van uren.",
+        "en": "Hours per week are not used: this rule is not pro rata by hours.",
+    },
+    "zero_below_min_hours": {
+        "nl": "{hours} uur per week ligt onder het minimum van {minimum} uur per week",
+        "en": "{hours} hours per week is below the minimum of {minimum}",
+    },
+    "min_hours_met": {
+        "nl": "Minimum uren per week: {minimum}; gehaald met {hours}.",
+        "en": "Minimum hours per week: {minimum}; met with {hours}.",
+    },
+    "no_fte_hours": {
+        "nl": "Niet naar rato van uren: de regel heeft geen voltijduren.",
+        "en": "Not pro rata by hours: the rule has no full-time hours.",
+    },
+    "hours_above_fte": {
+        "nl": "{hours} uur per week is meer dan voltijd ({fte} uur per week); geteld als {fte}.",
+        "en": "{hours} hours per week exceeds the full-time {fte}; counted as {fte}.",
+    },
+    # Period, counting window (telperiode) and cap (maximum).
+    "range": {"nl": "{start} t/m {end}", "en": "{start} to {end}"},
+    "open_to_window_end": {
+        "nl": "Geen einddatum (open einde): gerekend tot het einde van de telperiode, {end}.",
+        "en": "No end date (open-ended): treated as running to the window end {end}.",
+    },
+    "open_to_cap_end": {
+        "nl": "Geen einddatum en geen telperiode: gerekend tot het einde van het maximum, {end}.",
+        "en": "No end date and no window: treated as running to the cap end {end}.",
+    },
+    "no_window_period": {
+        "nl": "Geen telperiode: de periode wordt niet ingekort.",
+        "en": "No counting window: the period is not clipped.",
+    },
+    "no_window_date": {
+        "nl": "Geen telperiode: de datum van de bijdrage wordt niet gecontroleerd.",
+        "en": "No counting window: the contribution date is not checked.",
+    },
+    "window": {"nl": "Telperiode: {window}.", "en": "Counting window: {window}."},
+    "clipped_start": {
+        "nl": "Ingekort tot het begin van de telperiode, {start}: {days} dagen daarvoor tellen "
+        "niet mee.",
+        "en": "Clipped to the window start {start}: {days} days before it are not counted.",
+    },
+    "clipped_end": {
+        "nl": "Ingekort tot het einde van de telperiode, {end}: {days} dagen daarna tellen "
+        "niet mee.",
+        "en": "Clipped to the window end {end}: {days} days after it are not counted.",
+    },
+    "cap_not_reached": {
+        "nl": "Maximum: telt ten hoogste {years} jaar ({cap_days} dagen, t/m {cap_end}); "
+        "niet bereikt.",
+        "en": "Cap: counts at most {years} years ({cap_days} days, up to {cap_end}); not reached.",
+    },
+    "cap_applied": {
+        "nl": "Maximum toegepast: telt ten hoogste {years} jaar ({cap_days} dagen vanaf {start}, "
+        "t/m {cap_end}); {days} dagen daarna tellen niet mee.",
+        "en": "Cap applied: counts at most {years} years ({cap_days} days from {start}, "
+        "up to {cap_end}); {days} days after it are not counted.",
+    },
+    "capped_period": {"nl": "periode binnen het maximum", "en": "capped period"},
+    "contribution_period": {"nl": "periode van de bijdrage", "en": "contribution period"},
+    "zero_outside_window": {
+        "nl": "geen getelde dagen: de {what} ({period}) ligt geheel buiten de telperiode "
+        "({window})",
+        "en": "no counted days: the {what} ({period}) lies entirely outside "
+        "the counting window ({window})",
+    },
+    "zero_date_outside_window": {
+        "nl": "de datum van de bijdrage, {date}, ligt buiten de telperiode ({window})",
+        "en": "the contribution date {date} lies outside the counting window ({window})",
+    },
+    "counted_days": {
+        "nl": "Getelde dagen: {days} ({period}).",
+        "en": "Counted days: {days} ({period}).",
+    },
+    # Minimum duration (fixed rules).
+    "zero_below_min_duration": {
+        "nl": "{days} getelde dagen is minder dan de minimale duur van {minimum} dagen",
+        "en": "{days} counted days is below the minimum duration of {minimum} days",
+    },
+    "min_duration_met": {
+        "nl": "Minimale duur {minimum} dagen: gehaald met {days} dagen.",
+        "en": "Minimum duration {minimum} days: met with {days} days.",
+    },
+    # Formulas.
+    "formula_hours": {"nl": " × {hours}/{fte}", "en": " x {hours}/{fte}"},
+    "formula_annual": {"nl": "{rate}{hours} × {days}/365", "en": "{rate}{hours} x {days}/365"},
+    "formula_monthly": {
+        "nl": "{rate}{hours} × {days}/(365/12)",
+        "en": "{rate}{hours} x {days}/(365/12)",
+    },
+    "formula_time_based": {
+        "nl": "Formule: {formula} = {base}, afgerond op centen (half naar boven).",
+        "en": "Formula: {formula} = {base} (rounded half up to cents).",
+    },
+    "formula_fixed": {
+        "nl": "Formule: vast bedrag {rate} = {base}.",
+        "en": "Formula: fixed amount {rate} = {base}.",
+    },
+    "formula_percent": {
+        "nl": "Formule: {amount} × {percent}/100 = {base}.",
+        "en": "Formula: {amount} x {percent}/100 = {base}.",
+    },
+    "formula_hourly": {
+        "nl": "Formule: {hours} uur × {rate} = {base}.",
+        "en": "Formula: {hours} hours x {rate} = {base}.",
+    },
+    # Bonuses.
+    "bonus_applied": {
+        "nl": "Bonus {code} ({label}): +{amount} ({conditions}).",
+        "en": "Bonus {code} ({label}): +{amount} ({conditions}).",
+    },
+    "bonus_no_conditions": {"nl": "geen voorwaarden", "en": "no conditions"},
+    "bonus_age": {
+        "nl": "leeftijd {age} ({year} - geboortejaar {birth_year}) valt in {ages}",
+        "en": "age {age} ({year} - birth year {birth_year}) in {ages}",
+    },
+    "ages_between": {"nl": "{low}-{high} jaar", "en": "{low}-{high}"},
+    "ages_from": {"nl": "{low} jaar of ouder", "en": "{low}+"},
+    "ages_up_to": {"nl": "{high} jaar of jonger", "en": "up to {high}"},
+    "bonus_birth_year_unknown": {
+        "nl": "Bonus {code} niet toegekend: geboortejaar onbekend.",
+        "en": "Bonus {code} not applied: birth year unknown.",
+    },
+    "bonuses_none": {
+        "nl": "Bonussen: geen, want de basiswaarde is {zero}.",
+        "en": "Bonuses: none, because the base value is {zero}.",
+    },
+    # The value.
+    "zero_formula": {"nl": "de formule geeft {zero}", "en": "the formula yields {zero}"},
+    "value_zero": {
+        "nl": "Waarde is {zero}; reden: {reason}.",
+        "en": "Value is {zero} because {reason}.",
+    },
+    "value": {
+        "nl": "Waarde: {value} (basis {base} + bonussen {bonuses}).",
+        "en": "Value: {value} (base {base} + bonuses {bonuses}).",
+    },
+}
+
+#: Names of the blocks in explanations (English keeps the codes, as before).
+BLOCK_NAMES: dict[Block, dict[str, str]] = {
+    Block.JOB: {"nl": "baan", "en": "job"},
+    Block.WORK_EXPERIENCE: {"nl": "werkervaringsplek", "en": "work_experience"},
+    Block.INTERNSHIP: {"nl": "stage", "en": "internship"},
+    Block.BBL: {"nl": "BBL-leerbaan", "en": "bbl"},
+    Block.SOCIAL_PURCHASE: {"nl": "inkoop bij sociale onderneming", "en": "social_purchase"},
+    Block.SOCIAL_ACTIVITY: {"nl": "sociale activiteit", "en": "social_activity"},
+    Block.TRAINING: {"nl": "opleiding", "en": "training"},
+}
+
+#: Names of the target groups in explanations (English keeps the codes, as before).
+TARGET_GROUP_NAMES: dict[TargetGroup, dict[str, str]] = {
+    TargetGroup.PARTICIPATIEWET: {"nl": "Participatiewet", "en": "participatiewet"},
+    TargetGroup.WW: {"nl": "WW", "en": "ww"},
+    TargetGroup.WIA: {"nl": "WIA/WGA/WAZ/IOAW/IOAZ", "en": "wia"},
+    TargetGroup.WAJONG: {"nl": "Wajong", "en": "wajong"},
+    TargetGroup.BANENAFSPRAAK: {"nl": "banenafspraak", "en": "banenafspraak"},
+    TargetGroup.NUG: {"nl": "NUG", "en": "nug"},
+    TargetGroup.STATUSHOUDER: {"nl": "statushouder", "en": "statushouder"},
+    TargetGroup.EARLY_SCHOOL_LEAVER: {
+        "nl": "voortijdig schoolverlater",
+        "en": "early_school_leaver",
+    },
+    TargetGroup.PRAKTIJKONDERWIJS_VSO: {
+        "nl": "praktijkonderwijs/VSO",
+        "en": "praktijkonderwijs_vso",
+    },
+    TargetGroup.STUDENT: {"nl": "BOL/BBL-student", "en": "student"},
+    TargetGroup.OTHER: {"nl": "overig", "en": "other"},
+}
+
+
+@dataclass(frozen=True)
+class NumberStyle:
+    """How one language writes amounts of money, other decimals and dates in explanations.
+
+    Every decimal has exactly two decimals (ROUND_HALF_UP); counts of days and years are
+    written as plain integers by the templates themselves.
+    """
+
+    decimal_mark: str
+    group_mark: str  # thousands separator, "" for none
+    currency: str  # written before an amount of money, "" for none
+    day_first: bool  # dd-mm-yyyy instead of ISO yyyy-mm-dd
+
+    def number(self, value: Decimal | int) -> str:
+        text = fmt(value)
+        sign = "-" if text.startswith("-") else ""
+        whole, decimals = text.lstrip("-").split(".")
+        if self.group_mark:
+            whole = f"{int(whole):,}".replace(",", self.group_mark)
+        return f"{sign}{whole}{self.decimal_mark}{decimals}"
+
+    def money(self, amount: Decimal | int) -> str:
+        number = self.number(amount)
+        if number.startswith("-"):
+            return f"-{self.currency}{number[1:]}"
+        return f"{self.currency}{number}"
+
+    def date(self, day: date) -> str:
+        if self.day_first:
+            return f"{day.day:02d}-{day.month:02d}-{day.year:04d}"
+        return day.isoformat()
+
+
+#: Dutch: ``€ 26.666,67``, ``24,00``, ``01-03-2026``; English keeps ``26666.67``, ``2026-03-01``.
+NUMBER_STYLES: dict[str, NumberStyle] = {
+    "nl": NumberStyle(decimal_mark=",", group_mark=".", currency="€ ", day_first=True),
+    "en": NumberStyle(decimal_mark=".", group_mark="", currency="", day_first=False),
+}
+
+
+def check_lang(lang: object) -> str:
+    """``lang`` itself when it is one of :data:`LANGUAGES`, else :class:`ValueError`."""
+    if not isinstance(lang, str) or lang not in LANGUAGES:
+        raise ValueError(f"lang: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
+    return lang
+
+
+class _Text:
+    """The explanation texts of one language: messages, names, numbers and dates."""
+
+    __slots__ = ("lang", "style")
+
+    def __init__(self, lang: str) -> None:
+        self.lang = check_lang(lang)
+        self.style = NUMBER_STYLES[lang]
+
+    def __call__(self, key: str, **values: object) -> str:
+        return MESSAGES[key][self.lang].format(**values)
+
+    def money(self, amount: Decimal | int) -> str:
+        return self.style.money(amount)
+
+    def number(self, value: Decimal | int) -> str:
+        return self.style.number(value)
+
+    def date(self, day: date) -> str:
+        return self.style.date(day)
+
+    def range(self, start: date, end: date) -> str:
+        return self("range", start=self.date(start), end=self.date(end))
+
+    def window(self, window: Window | None) -> str:
+        return "-" if window is None else self.range(window.start, window.end)
+
+    def block(self, block: Block) -> str:
+        return BLOCK_NAMES[block][self.lang]
+
+    def target_group(self, group: TargetGroup | None) -> str:
+        return "-" if group is None else TARGET_GROUP_NAMES[group][self.lang]
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,22 +633,27 @@ class Rule:
         high = fmt(self.max_years_on_benefit) if self.max_years_on_benefit is not None else "inf"
         return f"[{low}, {high})"
 
-    def describe(self) -> str:
-        """Short human-readable statement of the rate, e.g. '40000.00 per year per 36.00 h/w'."""
-        per_hours = f" per {fmt(self.fte_hours)} hours/week" if self.fte_hours is not None else ""
+    def describe(self, lang: str = DEFAULT_LANG) -> str:
+        """Short statement of the rate, e.g. 'jaarbedrag € 40.000,00 per jaar voor 36,00 uur per
+        week' (``lang="en"``: 'annual rate 40000.00 per year per 36.00 hours/week')."""
+        text = _Text(lang)
+        rate = text.money(self.rate)
+        per_fte = ""
+        if self.fte_hours is not None:
+            per_fte = text("rate_per_fte", fte=text.number(self.fte_hours))
         match self.kind:
             case RuleKind.ANNUAL:
-                return f"annual rate {fmt(self.rate)} per year{per_hours}"
+                return text("rate_annual", rate=rate, per_fte=per_fte)
             case RuleKind.MONTHLY:
-                return f"monthly rate {fmt(self.rate)} per month{per_hours}"
+                return text("rate_monthly", rate=rate, per_fte=per_fte)
             case RuleKind.FIXED:
-                return f"fixed amount {fmt(self.rate)} per contribution"
+                return text("rate_fixed", rate=rate)
             case RuleKind.PERCENTAGE:
-                return f"{fmt(self.percent or 0)}% of the invoiced amount excl. VAT"
+                return text("rate_percentage", percent=text.number(self.percent or 0))
             case RuleKind.HOURLY:
-                return f"hourly rate {fmt(self.rate)} per hour"
+                return text("rate_hourly", rate=rate)
             case _:
-                return f"{fmt(self.effective_percent)}% of the actual cost"
+                return text("rate_actual_cost", percent=text.number(self.effective_percent))
 
     @property
     def effective_percent(self) -> Decimal:
@@ -371,12 +708,13 @@ class Bonus:
     def has_age_condition(self) -> bool:
         return self.min_age is not None or self.max_age is not None
 
-    def describe_ages(self) -> str:
+    def describe_ages(self, lang: str = DEFAULT_LANG) -> str:
+        text = _Text(lang)
         if self.min_age is not None and self.max_age is not None:
-            return f"{self.min_age}-{self.max_age}"
+            return text("ages_between", low=self.min_age, high=self.max_age)
         if self.min_age is not None:
-            return f"{self.min_age}+"
-        return f"up to {self.max_age}"
+            return text("ages_from", low=self.min_age)
+        return text("ages_up_to", high=self.max_age)
 
 
 def _rule_problems(rule: Rule) -> list[tuple[str, str]]:
@@ -782,17 +1120,23 @@ def select_rule(rulebook: Rulebook, contribution: ContributionInput) -> Rule:
 
 @dataclass
 class _Calc:
-    """Mutable scratchpad of one base-value calculation."""
+    """Mutable scratchpad of one base-value calculation, with the texts of its language."""
 
+    text: _Text
     lines: list[str]
     base: Decimal = ZERO
     counted_days: int | None = None
     capped: bool = False
     zero_reason: str | None = None
 
-    def zero(self, reason: str) -> None:
+    def say(self, key: str, **values: object) -> None:
+        """Add the explanation line ``key`` of the catalogue."""
+        self.lines.append(self.text(key, **values))
+
+    def zero(self, key: str, **values: object) -> None:
+        """The base value is 0.00 for the reason ``key`` of the catalogue."""
         self.base = ZERO
-        self.zero_reason = reason
+        self.zero_reason = self.text(key, **values)
 
 
 def _require(value: Decimal | None, name: str, rule: Rule, purpose: str) -> Decimal:
@@ -801,27 +1145,32 @@ def _require(value: Decimal | None, name: str, rule: Rule, purpose: str) -> Deci
     return value
 
 
-def _inputs_line(contribution: ContributionInput) -> str:
+def _inputs_line(contribution: ContributionInput, text: _Text) -> str:
     c = contribution
-    parts = [f"block {c.block}"]
+    parts = [text("block", block=text.block(c.block))]
     if c.target_group is not None:
-        parts.append(f"target group {c.target_group}")
+        parts.append(text("target_group", target_group=text.target_group(c.target_group)))
     if c.variant:
-        parts.append(f"variant {c.variant!r}")
-    parts.append(f"period {c.start} to {c.end or 'open-ended'}")
-    optional = [
-        (c.hours_per_week, "hours per week"),
-        (c.years_on_benefit, "years on benefit"),
-        (c.invoiced_amount, "invoiced amount excl. VAT"),
-        (c.hours, "hours"),
-        (c.actual_cost, "actual cost"),
-    ]
-    parts += [f"{label} {fmt(value)}" for value, label in optional if value is not None]
+        parts.append(text("variant", variant=repr(c.variant)))
+    if c.end is None:
+        parts.append(text("period_open", start=text.date(c.start)))
+    else:
+        parts.append(text("period", period=text.range(c.start, c.end)))
+    if c.hours_per_week is not None:
+        parts.append(text("hours_per_week", hours=text.number(c.hours_per_week)))
+    if c.years_on_benefit is not None:
+        parts.append(text("years_on_benefit", years=text.number(c.years_on_benefit)))
+    if c.invoiced_amount is not None:
+        parts.append(text("invoiced_amount", amount=text.money(c.invoiced_amount)))
+    if c.hours is not None:
+        parts.append(text("hours", hours=text.number(c.hours)))
+    if c.actual_cost is not None:
+        parts.append(text("actual_cost", amount=text.money(c.actual_cost)))
     if c.birth_year is not None:
-        parts.append(f"birth year {c.birth_year}")
+        parts.append(text("birth_year", year=c.birth_year))
     if c.permanent_contract:
-        parts.append("permanent contract")
-    return "Inputs: " + ", ".join(parts) + "."
+        parts.append(text("permanent_contract"))
+    return text("inputs", parts=", ".join(parts))
 
 
 def _hours_factor(
@@ -831,26 +1180,24 @@ def _hours_factor(
 
     Returns ``None`` (and records the zero reason) below the minimum hours per week.
     """
+    number = calc.text.number
     hours = contribution.hours_per_week
     if rule.fte_hours is None and rule.min_hours_per_week is None:
         if hours is not None:
-            calc.lines.append("Hours per week are not used: this rule is not pro rata by hours.")
+            calc.say("hours_not_used")
         return Decimal(1), Decimal(1)
     hours = _require(hours, "hours_per_week", rule, f"{rule.kind} rate pro rata by hours")
     minimum = rule.min_hours_per_week
     if minimum is not None and hours < minimum:
-        calc.zero(f"{fmt(hours)} hours per week is below the minimum of {fmt(minimum)}")
+        calc.zero("zero_below_min_hours", hours=number(hours), minimum=number(minimum))
         return None
     if minimum is not None:
-        calc.lines.append(f"Minimum hours per week: {fmt(minimum)}; met with {fmt(hours)}.")
+        calc.say("min_hours_met", minimum=number(minimum), hours=number(hours))
     if rule.fte_hours is None:
-        calc.lines.append("Not pro rata by hours: the rule has no full-time hours.")
+        calc.say("no_fte_hours")
         return Decimal(1), Decimal(1)
     if hours > rule.fte_hours:
-        calc.lines.append(
-            f"{fmt(hours)} hours per week exceeds the full-time {fmt(rule.fte_hours)}; "
-            f"counted as {fmt(rule.fte_hours)}."
-        )
+        calc.say("hours_above_fte", hours=number(hours), fte=number(rule.fte_hours))
         hours = rule.fte_hours
     return hours, rule.fte_hours
 
@@ -862,16 +1209,12 @@ def _period_end(
     if contribution.end is not None:
         return contribution.end
     if window is not None:
-        calc.lines.append(
-            f"No end date (open-ended): treated as running to the window end {window.end}."
-        )
+        calc.say("open_to_window_end", end=calc.text.date(window.end))
         return window.end
     cap_days = rule.cap_days() if rule.kind in TIME_BASED_KINDS else None
     if cap_days is not None:
         cap_end = _add_days(contribution.start, cap_days - 1)
-        calc.lines.append(
-            f"No end date and no window: treated as running to the cap end {cap_end}."
-        )
+        calc.say("open_to_cap_end", end=calc.text.date(cap_end))
         return cap_end
     raise ValuationInputError(
         "end: an open-ended contribution needs an end date or a counting window "
@@ -882,41 +1225,38 @@ def _period_end(
 def _clip_to_window(
     start: date, end: date, window: Window | None, calc: _Calc
 ) -> tuple[date, date]:
+    text = calc.text
     if window is None:
-        calc.lines.append("No counting window: the period is not clipped.")
+        calc.say("no_window_period")
         return start, end
-    calc.lines.append(f"Counting window: {window}.")
+    calc.say("window", window=text.window(window))
     first, last = max(start, window.start), min(end, window.end)
     if first > start and first <= end:
         skipped = _days_between(start, _add_days(first, -1))
-        calc.lines.append(
-            f"Clipped to the window start {window.start}: {skipped} days before it are not counted."
-        )
+        calc.say("clipped_start", start=text.date(window.start), days=skipped)
     if last < end and last >= start:
         skipped = _days_between(_add_days(last, 1), end)
-        calc.lines.append(
-            f"Clipped to the window end {window.end}: {skipped} days after it are not counted."
-        )
+        calc.say("clipped_end", end=text.date(window.end), days=skipped)
     return first, last
 
 
 def _apply_cap(rule: Rule, start: date, first: date, last: date, calc: _Calc) -> date:
     cap_days = rule.cap_days()
-    if cap_days is None:
+    if cap_days is None or rule.max_years is None:
         return last
+    text = calc.text
     cap_end = _add_days(start, cap_days - 1)
+    cap = {
+        "years": text.number(rule.max_years),
+        "cap_days": cap_days,
+        "cap_end": text.date(cap_end),
+    }
     if cap_end >= last:
-        calc.lines.append(
-            f"Cap: counts at most {fmt(rule.max_years)} years ({cap_days} days, up to {cap_end}); "
-            "not reached."
-        )
+        calc.say("cap_not_reached", **cap)
         return last
     calc.capped = True
     not_counted = _days_between(max(first, _add_days(cap_end, 1)), last)
-    calc.lines.append(
-        f"Cap applied: counts at most {fmt(rule.max_years)} years ({cap_days} days from {start}, "
-        f"up to {cap_end}); {not_counted} days after it are not counted."
-    )
+    calc.say("cap_applied", start=text.date(start), days=not_counted, **cap)
     return cap_end
 
 
@@ -927,42 +1267,44 @@ def _value_time_based(
     if factor is None:
         return
     hours, fte = factor
+    text = calc.text
     end = _period_end(rule, contribution, window, calc)
     first, last = _clip_to_window(contribution.start, end, window, calc)
     last = _apply_cap(rule, contribution.start, first, last, calc)
     days = _days_between(first, last)
     calc.counted_days = days
     if days == 0:
-        what = "capped period" if calc.capped else "contribution period"
-        period = f"{contribution.start} to {last if calc.capped else end}"
-        calc.zero(
-            f"no counted days: the {what} ({period}) lies entirely outside "
-            f"the counting window ({window})"
-        )
+        what = text("capped_period" if calc.capped else "contribution_period")
+        period = text.range(contribution.start, last if calc.capped else end)
+        calc.zero("zero_outside_window", what=what, period=period, window=text.window(window))
         return
-    calc.lines.append(f"Counted days: {days} ({first} to {last}).")
-    hours_text = "" if rule.fte_hours is None else f" x {fmt(hours)}/{fmt(fte)}"
+    calc.say("counted_days", days=days, period=text.range(first, last))
+    hours_text = ""
+    if rule.fte_hours is not None:
+        hours_text = text("formula_hours", hours=text.number(hours), fte=text.number(fte))
     if rule.kind == RuleKind.ANNUAL:
         calc.base = _ratio((rule.rate, hours, days), fte * DAYS_PER_YEAR)
-        formula = f"{fmt(rule.rate)}{hours_text} x {days}/365"
+        key = "formula_annual"
     else:
         calc.base = _ratio((rule.rate, hours, days, MONTHS_PER_YEAR), fte * DAYS_PER_YEAR)
-        formula = f"{fmt(rule.rate)}{hours_text} x {days}/(365/12)"
-    calc.lines.append(f"Formula: {formula} = {fmt(calc.base)} (rounded half up to cents).")
+        key = "formula_monthly"
+    formula = text(key, rate=text.money(rule.rate), hours=hours_text, days=days)
+    calc.say("formula_time_based", formula=formula, base=text.money(calc.base))
 
 
 def _date_outside_window(
     contribution: ContributionInput, window: Window | None, calc: _Calc
 ) -> bool:
     """Record a zero reason when the contribution's (start) date is outside the window."""
+    text = calc.text
     if window is None:
-        calc.lines.append("No counting window: the contribution date is not checked.")
+        calc.say("no_window_date")
         return False
-    calc.lines.append(f"Counting window: {window}.")
+    calc.say("window", window=text.window(window))
     if window.contains(contribution.start):
         return False
     calc.zero(
-        f"the contribution date {contribution.start} lies outside the counting window ({window})"
+        "zero_date_outside_window", date=text.date(contribution.start), window=text.window(window)
     )
     return True
 
@@ -979,13 +1321,12 @@ def _value_fixed(
     minimum = rule.min_duration_days
     if minimum is not None and calc.counted_days is not None:
         if calc.counted_days < minimum:
-            calc.zero(
-                f"{calc.counted_days} counted days is below the minimum duration of {minimum} days"
-            )
+            calc.zero("zero_below_min_duration", days=calc.counted_days, minimum=minimum)
             return
-        calc.lines.append(f"Minimum duration {minimum} days: met with {calc.counted_days} days.")
+        calc.say("min_duration_met", minimum=minimum, days=calc.counted_days)
     calc.base = _to_cents(rule.rate)
-    calc.lines.append(f"Formula: fixed amount {fmt(rule.rate)} = {fmt(calc.base)}.")
+    money = calc.text.money
+    calc.say("formula_fixed", rate=money(rule.rate), base=money(calc.base))
 
 
 def _value_percentage(
@@ -996,9 +1337,7 @@ def _value_percentage(
     )
     if _date_outside_window(contribution, window, calc):
         return
-    percent = rule.effective_percent
-    calc.base = _ratio((amount, percent), HUNDRED)
-    calc.lines.append(f"Formula: {fmt(amount)} x {fmt(percent)}/100 = {fmt(calc.base)}.")
+    _percent_of(amount, rule.effective_percent, calc)
 
 
 def _value_hourly(
@@ -1008,7 +1347,13 @@ def _value_hourly(
     if _date_outside_window(contribution, window, calc):
         return
     calc.base = _ratio((hours, rule.rate))
-    calc.lines.append(f"Formula: {fmt(hours)} hours x {fmt(rule.rate)} = {fmt(calc.base)}.")
+    text = calc.text
+    calc.say(
+        "formula_hourly",
+        hours=text.number(hours),
+        rate=text.money(rule.rate),
+        base=text.money(calc.base),
+    )
 
 
 def _value_actual_cost(
@@ -1017,9 +1362,18 @@ def _value_actual_cost(
     cost = _require(contribution.actual_cost, "actual_cost", rule, "actual cost")
     if _date_outside_window(contribution, window, calc):
         return
-    percent = rule.effective_percent
-    calc.base = _ratio((cost, percent), HUNDRED)
-    calc.lines.append(f"Formula: {fmt(cost)} x {fmt(percent)}/100 = {fmt(calc.base)}.")
+    _percent_of(cost, rule.effective_percent, calc)
+
+
+def _percent_of(amount: Decimal, percent: Decimal, calc: _Calc) -> None:
+    calc.base = _ratio((amount, percent), HUNDRED)
+    text = calc.text
+    calc.say(
+        "formula_percent",
+        amount=text.money(amount),
+        percent=text.number(percent),
+        base=text.money(calc.base),
+    )
 
 
 _Handler = Callable[[Rule, ContributionInput, Window | None, _Calc], None]
@@ -1034,7 +1388,9 @@ _HANDLERS: dict[RuleKind, _Handler] = {
 }
 
 
-def _bonus_conditions(bonus: Bonus, contribution: ContributionInput) -> list[str] | None:
+def _bonus_conditions(
+    bonus: Bonus, contribution: ContributionInput, text: _Text
+) -> list[str] | None:
     """The conditions met (for the explanation), or ``None`` when the bonus does not apply.
 
     Age is approximated as the contribution's start year minus the birth year, because only the
@@ -1044,15 +1400,16 @@ def _bonus_conditions(bonus: Bonus, contribution: ContributionInput) -> list[str
     if bonus.blocks:
         if contribution.block not in bonus.blocks:
             return None
-        met.append(f"block {contribution.block}")
+        met.append(text("block", block=text.block(contribution.block)))
     if bonus.target_groups:
         if contribution.target_group not in bonus.target_groups:
             return None
-        met.append(f"target group {contribution.target_group}")
+        group = text.target_group(contribution.target_group)
+        met.append(text("target_group", target_group=group))
     if bonus.requires_permanent_contract:
         if not contribution.permanent_contract:
             return None
-        met.append("permanent contract")
+        met.append(text("permanent_contract"))
     if bonus.has_age_condition:
         if contribution.birth_year is None:
             return None
@@ -1062,47 +1419,70 @@ def _bonus_conditions(bonus: Bonus, contribution: ContributionInput) -> list[str
         if bonus.max_age is not None and age > bonus.max_age:
             return None
         met.append(
-            f"age {age} ({contribution.start.year} - birth year {contribution.birth_year}) "
-            f"in {bonus.describe_ages()}"
+            text(
+                "bonus_age",
+                age=age,
+                year=contribution.start.year,
+                birth_year=contribution.birth_year,
+                ages=bonus.describe_ages(text.lang),
+            )
         )
     return met
 
 
 def _apply_bonuses(
-    rulebook: Rulebook, contribution: ContributionInput, lines: list[str]
+    rulebook: Rulebook, contribution: ContributionInput, calc: _Calc
 ) -> tuple[Decimal, tuple[str, ...]]:
+    text = calc.text
     total = ZERO
     codes: list[str] = []
     for bonus in rulebook.bonuses:
-        met = _bonus_conditions(bonus, contribution)
+        met = _bonus_conditions(bonus, contribution, text)
         if met is None:
-            if _only_age_unknown(bonus, contribution):
-                lines.append(f"Bonus {bonus.code} not applied: birth year unknown.")
+            if _only_age_unknown(bonus, contribution, text):
+                calc.say("bonus_birth_year_unknown", code=bonus.code)
             continue
         amount = _to_cents(bonus.amount)
         total += amount
         codes.append(bonus.code)
-        because = ", ".join(met) if met else "no conditions"
-        lines.append(f"Bonus {bonus.code} ({bonus.label}): +{fmt(amount)} ({because}).")
+        conditions = ", ".join(met) if met else text("bonus_no_conditions")
+        calc.say(
+            "bonus_applied",
+            code=bonus.code,
+            label=bonus.label,
+            amount=text.money(amount),
+            conditions=conditions,
+        )
     return total, tuple(codes)
 
 
-def _only_age_unknown(bonus: Bonus, contribution: ContributionInput) -> bool:
+def _only_age_unknown(bonus: Bonus, contribution: ContributionInput, text: _Text) -> bool:
     """True when the bonus would apply if the (unknown) birth year were known to fit."""
     if not bonus.has_age_condition or contribution.birth_year is not None:
         return False
     without_age = replace(bonus, min_age=None, max_age=None)
-    return _bonus_conditions(without_age, contribution) is not None
+    return _bonus_conditions(without_age, contribution, text) is not None
 
 
-def _rule_line(rule: Rule, contribution: ContributionInput) -> str:
-    how = "chosen explicitly" if contribution.rule_code else "selected"
-    variant = f", variant {rule.variant!r}" if rule.variant else ""
-    return f"Rule {rule.code} ({how}): {rule.label}{variant}; {rule.describe()}."
+def _rule_line(rule: Rule, contribution: ContributionInput, text: _Text) -> str:
+    how = text("rule_explicit" if contribution.rule_code else "rule_selected")
+    variant = text("rule_variant", variant=repr(rule.variant)) if rule.variant else ""
+    return text(
+        "rule",
+        code=rule.code,
+        how=how,
+        label=rule.label,
+        variant=variant,
+        rate=rule.describe(text.lang),
+    )
 
 
 def value_contribution(
-    rulebook: Rulebook, contribution: ContributionInput, window: Window | None = None
+    rulebook: Rulebook,
+    contribution: ContributionInput,
+    window: Window | None = None,
+    *,
+    lang: str = DEFAULT_LANG,
 ) -> Valuation:
     """Value one contribution with ``rulebook`` inside the obligation's counting ``window``.
 
@@ -1110,24 +1490,34 @@ def value_contribution(
     outside); an open-ended time-based contribution then runs to its cap, and without a cap an
     end date is required. Raises :class:`NoMatchingRule` / :class:`AmbiguousRule` when no single
     rule applies and :class:`ValuationInputError` when required inputs are missing.
+
+    ``lang`` is the language of ``explanation`` and ``zero_reason``: ``"nl"`` (the default;
+    ``€ 26.666,67``, ``24,00``, ``01-03-2026``) or ``"en"`` (``26666.67``, ``24.00``,
+    ``2026-03-01``); anything else is a :class:`ValueError`. The numbers never depend on it.
     """
+    text = _Text(lang)
     if window is not None and not isinstance(window, Window):
         raise ValuationInputError(f"window: expected a Window, got {type(window).__name__}")
     rule = select_rule(rulebook, contribution)
-    calc = _Calc(lines=[_rule_line(rule, contribution), _inputs_line(contribution)])
+    calc = _Calc(text, [_rule_line(rule, contribution, text), _inputs_line(contribution, text)])
     _HANDLERS[rule.kind](rule, contribution, window, calc)
     base = calc.base
     bonus_value, bonus_codes = ZERO, ()
     if base > 0:
-        bonus_value, bonus_codes = _apply_bonuses(rulebook, contribution, calc.lines)
+        bonus_value, bonus_codes = _apply_bonuses(rulebook, contribution, calc)
     elif rulebook.bonuses:
-        calc.lines.append("Bonuses: none, because the base value is 0.00.")
+        calc.say("bonuses_none", zero=text.money(ZERO))
     if base == 0 and calc.zero_reason is None:
-        calc.zero_reason = "the formula yields 0.00"
+        calc.zero("zero_formula", zero=text.money(ZERO))
     value = base + bonus_value
     if calc.zero_reason is not None:
-        calc.lines.append(f"Value is 0.00 because {calc.zero_reason}.")
-    calc.lines.append(f"Value: {fmt(value)} (base {fmt(base)} + bonuses {fmt(bonus_value)}).")
+        calc.say("value_zero", zero=text.money(ZERO), reason=calc.zero_reason)
+    calc.say(
+        "value",
+        value=text.money(value),
+        base=text.money(base),
+        bonuses=text.money(bonus_value),
+    )
     return Valuation(
         value=value,
         base_value=base,
@@ -1165,7 +1555,7 @@ def _job_rules() -> list[Rule]:
     return [
         Rule(
             "job-pw-lt2",
-            "Job, Participatiewet, less than 2 years on benefit",
+            "Baan Participatiewet, korter dan 2 jaar in de uitkering",
             rate=_d("30000.00"),
             target_groups=pw,
             max_years_on_benefit=_d("2"),
@@ -1174,7 +1564,7 @@ def _job_rules() -> list[Rule]:
         ),
         Rule(
             "job-pw-ge2",
-            "Job, Participatiewet, 2 years or more on benefit",
+            "Baan Participatiewet, 2 jaar of langer in de uitkering",
             rate=_d("40000.00"),
             target_groups=pw,
             min_years_on_benefit=_d("2"),
@@ -1183,28 +1573,28 @@ def _job_rules() -> list[Rule]:
         ),
         Rule(
             "job-banenafspraak",
-            "Job, banenafspraak (doelgroepregister)",
+            "Baan banenafspraak (doelgroepregister)",
             rate=_d("40000.00"),
             target_groups=frozenset({TargetGroup.BANENAFSPRAAK}),
             **job,
         ),
         Rule(
             "job-wajong",
-            "Job, Wajong",
+            "Baan Wajong",
             rate=_d("40000.00"),
             target_groups=frozenset({TargetGroup.WAJONG}),
             **job,
         ),
         Rule(
             "job-wia",
-            "Job, WIA/WGA/WAZ/IOAW/IOAZ",
+            "Baan WIA/WGA/WAZ/IOAW/IOAZ",
             rate=_d("35000.00"),
             target_groups=frozenset({TargetGroup.WIA}),
             **job,
         ),
         Rule(
             "job-ww-lt1",
-            "Job, WW, less than 1 year on benefit",
+            "Baan WW, korter dan 1 jaar in de uitkering",
             rate=_d("10000.00"),
             target_groups=ww,
             max_years_on_benefit=_d("1"),
@@ -1213,7 +1603,7 @@ def _job_rules() -> list[Rule]:
         ),
         Rule(
             "job-ww-ge1",
-            "Job, WW, 1 year or more on benefit",
+            "Baan WW, 1 jaar of langer in de uitkering",
             rate=_d("15000.00"),
             target_groups=ww,
             min_years_on_benefit=_d("1"),
@@ -1222,14 +1612,14 @@ def _job_rules() -> list[Rule]:
         ),
         Rule(
             "job-nug",
-            "Job, non-benefit jobseeker (NUG)",
+            "Baan niet-uitkeringsgerechtigde werkzoekende (NUG)",
             rate=_d("10000.00"),
             target_groups=frozenset({TargetGroup.NUG}),
             **job,
         ),
         Rule(
             "job-other",
-            "Job, other target groups",
+            "Baan overige doelgroepen",
             rate=_d("10000.00"),
             target_groups=others,
             **job,
@@ -1241,7 +1631,7 @@ def _other_rules() -> list[Rule]:
     return [
         Rule(
             "bbl",
-            "BBL apprenticeship, per year (not pro rata by hours)",
+            "BBL-leerbaan, per jaar (niet naar rato van uren)",
             Block.BBL,
             RuleKind.ANNUAL,
             rate=_d("20000.00"),
@@ -1249,7 +1639,7 @@ def _other_rules() -> list[Rule]:
         ),
         Rule(
             "internship-mbo1-2",
-            "Internship, MBO level 1-2",
+            "Stage mbo niveau 1-2",
             Block.INTERNSHIP,
             RuleKind.FIXED,
             rate=_d("5000.00"),
@@ -1258,7 +1648,7 @@ def _other_rules() -> list[Rule]:
         ),
         Rule(
             "internship-mbo3-4-hbo",
-            "Internship, MBO level 3-4 or HBO",
+            "Stage mbo niveau 3-4 of hbo",
             Block.INTERNSHIP,
             RuleKind.FIXED,
             rate=_d("2500.00"),
@@ -1267,7 +1657,7 @@ def _other_rules() -> list[Rule]:
         ),
         Rule(
             "work-experience",
-            "Work-experience place, per month (not pro rata by hours)",
+            "Werkervaringsplek, per maand (niet naar rato van uren)",
             Block.WORK_EXPERIENCE,
             RuleKind.MONTHLY,
             rate=_d("750.00"),
@@ -1275,7 +1665,7 @@ def _other_rules() -> list[Rule]:
         ),
         Rule(
             "purchase-register",
-            "Purchase from a social enterprise in the register (Code Sociale Ondernemingen)",
+            "Inkoop bij sociale onderneming in het register (Code Sociale Ondernemingen)",
             Block.SOCIAL_PURCHASE,
             RuleKind.PERCENTAGE,
             variant="register",
@@ -1283,7 +1673,7 @@ def _other_rules() -> list[Rule]:
         ),
         Rule(
             "purchase-other",
-            "Purchase from another social enterprise",
+            "Inkoop bij een andere sociale onderneming",
             Block.SOCIAL_PURCHASE,
             RuleKind.PERCENTAGE,
             variant="other",
@@ -1291,7 +1681,7 @@ def _other_rules() -> list[Rule]:
         ),
         Rule(
             "purchase-sw-labour-cost",
-            "SW subcontracting at actual labour cost",
+            "Uitbesteding aan SW-bedrijf tegen werkelijke loonkosten",
             Block.SOCIAL_PURCHASE,
             RuleKind.ACTUAL_COST,
             variant="sw-labour-cost",
@@ -1299,14 +1689,14 @@ def _other_rules() -> list[Rule]:
         ),
         Rule(
             "social-activity",
-            "Social activity, per hour",
+            "Sociale activiteit, per uur",
             Block.SOCIAL_ACTIVITY,
             RuleKind.HOURLY,
             rate=_d("100.00"),
         ),
         Rule(
             "training",
-            "Training given, per hour (example value, not a public one)",
+            "Gegeven opleiding, per uur (voorbeeldwaarde, geen publieke waarde)",
             Block.TRAINING,
             RuleKind.HOURLY,
             rate=_d("100.00"),
@@ -1319,13 +1709,15 @@ def _example_bonuses() -> list[Bonus]:
     return [
         Bonus(
             "permanent-contract",
-            "Permanent contract",
+            "Vast contract",
             _d("10000.00"),
             blocks=frozenset({Block.JOB, Block.BBL}),
             requires_permanent_contract=True,
         ),
-        Bonus("age-50-54", "Age 50-54", _d("5000.00"), blocks=job, min_age=50, max_age=54),
-        Bonus("age-55-plus", "Age 55 or older", _d("7500.00"), blocks=job, min_age=55),
+        Bonus(
+            "age-50-54", "Leeftijd 50-54 jaar", _d("5000.00"), blocks=job, min_age=50, max_age=54
+        ),
+        Bonus("age-55-plus", "Leeftijd 55 jaar of ouder", _d("7500.00"), blocks=job, min_age=55),
         Bonus(
             "statushouder",
             "Statushouder",

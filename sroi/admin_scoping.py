@@ -18,6 +18,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponseRedirect
+from django.utils.translation import gettext as _
 
 from .permissions import Action, get_scope
 
@@ -174,7 +175,7 @@ def validate_with_service(form, call: Callable[[], object]) -> None:
     except _DryRun:
         return
     except PermissionDenied:
-        form.add_error(None, ValidationError("You may not do this for this municipality."))
+        form.add_error(None, ValidationError(_("You may not do this for this municipality.")))
     except ValidationError as exc:
         add_service_errors(form, exc)
 

@@ -200,6 +200,7 @@ SCENARIOS = (
     ("extension", 1),
 )
 CONTRIBUTIONS_TARGET = 200
+BEHIND_MARGIN = Decimal("0.10")
 
 JOB_GROUPS = (
     "participatiewet",
@@ -285,12 +286,15 @@ def elapsed_fraction(obligation: Obligation, today: date) -> Decimal:
     return min(max(Decimal(done) / Decimal(total), Decimal(0)), Decimal(1))
 
 
+STATES = ("on_track", "behind", "overdue", "fulfilled", "settled")
+
+
 def obligation_state(obligation: Obligation, realised: Decimal, today: date) -> str:
     """The monitoring state of an obligation, as the demo reports it.
 
     ``settled`` (final decision), ``overdue`` (deadline passed, not settled), ``fulfilled``
-    (realised ≥ required, not settled), else ``on_track`` (realised share ≥ elapsed share of
-    the counting window) or ``behind``.
+    (realised ≥ required, not settled), else ``behind`` (the realised share of the obligation
+    trails the elapsed share of the counting window by more than 10 points) or ``on_track``.
     """
     if obligation.status == Obligation.Status.SETTLED:
         return "settled"
@@ -299,7 +303,8 @@ def obligation_state(obligation: Obligation, realised: Decimal, today: date) -> 
     if obligation.deadline < today:
         return "overdue"
     share = realised / obligation.amount if obligation.amount else Decimal(1)
-    return "on_track" if share >= elapsed_fraction(obligation, today) else "behind"
+    behind = share < elapsed_fraction(obligation, today) - BEHIND_MARGIN
+    return "behind" if behind else "on_track"
 
 
 def state_counts(today: date) -> dict[str, int]:
@@ -307,13 +312,11 @@ def state_counts(today: date) -> dict[str, int]:
     from contracts.selectors import with_progress
 
     contracts = Contract.objects.filter(reference__startswith=REFERENCE_PREFIX)
-    counts: Counter[str] = Counter()
+    counts: Counter[str] = Counter(dict.fromkeys(STATES, 0))
     counts["below_threshold (no obligation)"] = contracts.filter(obligation__isnull=True).count()
     obligations = with_progress(Obligation.objects.filter(contract__in=contracts))
     for obligation in obligations:
         counts[obligation_state(obligation, obligation.realised, today)] += 1
-    if counts.get("fulfilled") is None:
-        counts["fulfilled"] = 0
     settlements = Settlement.objects.filter(obligation__contract__in=contracts)
     for decision in settlements.values_list("decision", flat=True):
         counts[f"settlement: {decision}"] += 1
@@ -350,9 +353,7 @@ def seed(*, today: date | None = None) -> DemoResult:
 def demo_counts() -> dict[str, int]:
     contracts = Contract.objects.filter(reference__startswith=REFERENCE_PREFIX)
     return {
-        "municipalities": Organisation.objects.filter(
-            kind=Organisation.Kind.MUNICIPALITY
-        ).count(),
+        "municipalities": Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).count(),
         "organisations": Organisation.objects.count(),
         "users": User.objects.count(),
         "contractors": Contractor.objects.count(),
@@ -362,9 +363,7 @@ def demo_counts() -> dict[str, int]:
         "obligations": Obligation.objects.filter(contract__in=contracts).count(),
         "settlements": Settlement.objects.filter(obligation__contract__in=contracts).count(),
         "candidates": Candidate.objects.count(),
-        "contributions": Contribution.objects.filter(
-            obligation__contract__in=contracts
-        ).count(),
+        "contributions": Contribution.objects.filter(obligation__contract__in=contracts).count(),
     }
 
 
@@ -616,23 +615,37 @@ class _Builder:
             award = today - timedelta(days=rng.randint(3, 45))
             start = award + timedelta(days=rng.randint(7, 30))
             end = start + timedelta(days=rng.randint(365, 900))
-        elif scenario in ("on_track", "behind", "fulfilled", "deviation"):
+        elif scenario in ("on_track", "fulfilled", "deviation"):
             award = today - timedelta(days=rng.randint(150, 720))
             start = award + timedelta(days=rng.randint(14, 60))
             end = today + timedelta(days=rng.randint(90, 720))
+        elif scenario == "behind":
+            award = today - timedelta(days=rng.randint(300, 720))
+            start = award + timedelta(days=rng.randint(14, 60))
+            end = today + timedelta(days=rng.randint(60, 400))
         elif scenario == "deadline_near":
             award = today - timedelta(days=rng.randint(400, 900))
             start = award + timedelta(days=rng.randint(14, 45))
             end = today - timedelta(days=rng.randint(30, 80))
         elif scenario == "below_threshold":
-            award = today - timedelta(days=rng.randint(10, 1500))
+            award = today - timedelta(days=rng.randint(10, 1750))
             start = award + timedelta(days=rng.randint(7, 45))
             end = start + timedelta(days=rng.randint(60, 500))
-        else:  # overdue, settled_*, extension: the deadline (end + 90 days) has passed
-            lo, hi = {"overdue": (100, 600), "extension": (100, 200)}.get(scenario, (200, 900))
-            end = today - timedelta(days=rng.randint(lo, hi))
-            start = end - timedelta(days=rng.randint(270, 720))
+        elif scenario == "overdue":  # the deadline (end + 90 days) has passed
+            award = today - timedelta(days=rng.randint(600, 1500))
+            start = award + timedelta(days=rng.randint(14, 60))
+            end = min(
+                start + timedelta(days=rng.randint(270, 720)),
+                today - timedelta(days=rng.randint(100, 300)),
+            )
+        elif scenario == "extension":
+            end = today - timedelta(days=rng.randint(100, 200))
+            start = end - timedelta(days=rng.randint(270, 540))
             award = start - timedelta(days=rng.randint(14, 60))
+        else:  # settled: awarded 2022-2023, deadline long passed
+            award = today - timedelta(days=rng.randint(1100, 1750))
+            start = award + timedelta(days=rng.randint(14, 60))
+            end = start + timedelta(days=rng.randint(300, 700))
         return award, start, end
 
     def _contract(self, scenario: str) -> tuple[Contract, Obligation | None]:
@@ -695,7 +708,7 @@ class _Builder:
         if scenario in ("on_track", "deviation"):
             return min(elapsed + between(0.05, 0.25), Decimal("0.95"))
         if scenario == "behind":
-            return elapsed * between(0.1, 0.5)
+            return elapsed * between(0.1, 0.4)
         if scenario == "deadline_near":
             return between(0.55, 0.85)
         if scenario in ("fulfilled", "settled_fulfilled"):
@@ -744,7 +757,7 @@ class _Builder:
             if roll < 0.22:
                 return S.SUBMITTED
             return S.APPROVED
-        return S.SUBMITTED if roll < 0.5 else (S.RETURNED if roll < 0.75 else S.REJECTED)
+        return S.SUBMITTED if roll < 0.6 else (S.RETURNED if roll < 0.85 else S.REJECTED)
 
     def _review(self, contribution: Contribution, status: str) -> None:
         S = Contribution.Status

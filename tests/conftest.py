@@ -9,12 +9,21 @@ import os
 from dataclasses import dataclass
 
 import pytest
+from django.utils import translation
 
 from sroi.models import Role
 
 from . import factories as f
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _english_messages():
+    """Tests assert on the English source strings; Dutch (the default UI language) is covered
+    by tests that activate it explicitly (tests/test_translations.py)."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ Every expected number is worked out by hand in a comment next to it. The policy 
 is the one of the personas: threshold 100,000, 5%, reduced 2%, 90 grace days, PSO trede 2 → 20%.
 """
 
+import string
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from contracts import obligation_calc
 from contracts.obligation_calc import (
     ContractTerms,
     Deviation,
@@ -19,7 +21,9 @@ from contracts.obligation_calc import (
     PolicyTerms,
     compute_obligation,
     euro,
+    euro_en,
     pct,
+    pct_en,
 )
 
 D = Decimal
@@ -333,6 +337,95 @@ def test_explanation_formula_includes_pso():
     assert "€ 500.000,00 × 5% × (1 − 20%) = € 20.000,00" in text
 
 
+def test_explanation_is_dutch_by_default_and_in_full():
+    # The explanation as stored on the obligation.
+    comp = compute_obligation(POLICY, contract(pso_level="trede_2"))
+    assert comp == compute_obligation(POLICY, contract(pso_level="trede_2"), lang="nl")
+    assert comp.explanation == (
+        "Beleid geldig vanaf 01-01-2020 (van kracht op de gunningsdatum 15-01-2026).",
+        "Opdrachtwaarde € 500.000,00 ligt op of boven de drempel van € 100.000,00.",
+        "Grondslag: opdrachtwaarde excl. btw € 500.000,00.",
+        "Percentage volgens beleid: 5%.",
+        "PSO-korting 20% (PSO trede 2, gecertificeerd voor de hele looptijd).",
+        "Verplichting = € 500.000,00 × 5% × (1 − 20%) = € 20.000,00 (afgerond op centen).",
+        "Telperiode van 15-01-2026 tot de deadline 01-05-2027 (einddatum 31-01-2027 + 90 dagen).",
+    )
+
+
+# --- English explanation ------------------------------------------------------------------
+
+
+def test_explanation_in_english():
+    comp = compute_obligation(POLICY, contract(pso_level="trede_2"), lang="en")
+    # 500,000.00 × 5% × (1 − 20%) = 20,000.00: the same numbers as in Dutch.
+    assert comp.amount == D("20000.00")
+    assert comp.explanation == (
+        "Policy valid from 2020-01-01 (in force on the award date 2026-01-15).",
+        "Contract value €500,000.00 is at or above the threshold of €100,000.00.",
+        "Base: contract value excl. VAT €500,000.00.",
+        "Percentage according to the policy: 5%.",
+        "PSO discount 20% (PSO trede 2, certified for the whole contract period).",
+        "Obligation = €500,000.00 × 5% × (1 − 20%) = €20,000.00 (rounded to cents).",
+        "Counting window from 2026-01-15 to the deadline 2027-05-01 "
+        "(end date 2027-01-31 + 90 days).",
+    )
+
+
+def test_english_below_threshold_labour_cost_and_deviations():
+    below = compute_obligation(POLICY, contract(value_excl_vat=D("99999.99")), lang="en")
+    assert below.explanation[-1] == (
+        "Contract value €99,999.99 is below the threshold of €100,000.00: no SROI obligation."
+    )
+    labour = compute_obligation(LABOUR_POLICY, contract(labour_cost=D("200000.00")), lang="en")
+    # 200,000.00 × 5% = 10,000.00
+    assert labour.amount == D("10000.00")
+    assert "Base: labour cost €200,000.00." in labour.explanation
+    reduced = compute_obligation(
+        POLICY, CONTRACT, Deviation("reduced_percentage", None, " Laag loonaandeel "), lang="en"
+    )
+    assert "Reduced percentage 2% instead of 5%. Reason: Laag loonaandeel" in reduced.explanation
+    custom = compute_obligation(
+        POLICY, CONTRACT, Deviation("custom_percentage", D("2.5"), "Afspraak"), lang="en"
+    )
+    # 500,000 × 2.5% = 12,500.00
+    assert custom.amount == D("12500.00")
+    assert "Custom percentage 2.5% instead of 5%. Reason: Afspraak" in custom.explanation
+    exempt = compute_obligation(POLICY, CONTRACT, Deviation("exemption", None, "Spoed"), lang="en")
+    assert "Exemption granted. Reason: Spoed" in exempt.explanation
+    no_pso = compute_obligation(POLICY, contract(pso_level="trede_3"), lang="en")
+    assert "PSO level PSO trede 3: the policy gives no discount for it." in no_pso.explanation
+
+
+def test_dutch_custom_percentage_uses_a_decimal_comma():
+    custom = compute_obligation(POLICY, CONTRACT, Deviation("custom_percentage", D("2.5"), "X"))
+    assert "Afwijkend percentage 2,5% in plaats van 5%. Reden: X" in custom.explanation
+
+
+@pytest.mark.parametrize("lang", ["de", "EN", "", None])
+def test_unknown_language_is_a_value_error(lang):
+    with pytest.raises(ValueError, match="lang: expected one of nl, en") as caught:
+        compute_obligation(POLICY, CONTRACT, lang=lang)
+    assert not isinstance(caught.value, ObligationInputError)  # a programming error
+
+
+def test_the_positional_call_of_the_services_still_works():
+    # contracts/services.py calls compute_obligation(policy, contract, deviation).
+    assert compute_obligation(POLICY, CONTRACT, Deviation()).explanation[0].startswith("Beleid")
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+@pytest.mark.parametrize("key", sorted(obligation_calc.MESSAGES))
+def test_every_message_has_both_languages_with_the_same_placeholders(key):
+    templates = obligation_calc.MESSAGES[key]
+    assert set(templates) == set(obligation_calc.LANGUAGES) == {"nl", "en"}
+    assert all(template.strip() for template in templates.values())
+    assert placeholders(templates["nl"]) == placeholders(templates["en"])
+    assert all(name.isidentifier() for name in placeholders(templates["nl"]))  # named only
+
+
 # --- euro() and pct() -------------------------------------------------------------------------
 
 
@@ -365,6 +458,28 @@ def test_euro_dutch_notation(amount, expected):
 )
 def test_pct(value, expected):
     assert pct(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        (D("0"), "€0.00"),
+        (D("1234.56"), "€1,234.56"),
+        (D("1.005"), "€1.01"),  # half up
+        (D("999.995"), "€1,000.00"),
+        (D("-2500000"), "-€2,500,000.00"),
+    ],
+)
+def test_euro_en(amount, expected):
+    assert euro_en(amount) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(D("5.00"), "5%"), (D("2.50"), "2.5%"), (D("0"), "0%"), (D("100.00"), "100%")],
+)
+def test_pct_en(value, expected):
+    assert pct_en(value) == expected
 
 
 # --- Properties -------------------------------------------------------------------------------
@@ -456,3 +571,11 @@ def test_property_pso_discount_never_increases_the_amount(terms):
     with_pso = compute_obligation(POLICY, replace(terms, pso_level="trede_2"))
     without = compute_obligation(POLICY, replace(terms, pso_level=""))
     assert with_pso.amount <= without.amount
+
+
+@given(policies(), contracts(), deviations)
+def test_property_the_language_changes_only_the_explanation(policy, terms, deviation):
+    dutch = compute_obligation(policy, terms, deviation, lang="nl")
+    english = compute_obligation(policy, terms, deviation, lang="en")
+    assert replace(dutch, explanation=()) == replace(english, explanation=())
+    assert len(dutch.explanation) == len(english.explanation)

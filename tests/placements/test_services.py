@@ -400,7 +400,8 @@ def test_social_purchase_needs_enterprise_and_invoice(setup):
 def test_contribution_outside_window_is_zero_with_reason(setup):
     contribution = submit(setup, start_date=date(2028, 1, 1), end_date=date(2028, 6, 30))
     assert contribution.value == Decimal("0.00")
-    assert any("Value is 0.00 because" in line for line in contribution.value_explanation)
+    # Stored explanations are Dutch records.
+    assert any("Waarde is € 0,00; reden:" in line for line in contribution.value_explanation)
 
 
 def test_obligation_without_rulebook_gives_clear_error(setup):

@@ -28,6 +28,7 @@ def write(tmp_path: Path, name: str, data) -> str:
 
 
 def test_worked_examples():
+    # Explanations in Dutch by default; the values stay JSON strings with a decimal point.
     results = run("--rulebook", RULEBOOK, "--input", CONTRIBUTIONS)
     assert [(r["id"], r["value"], r["error"]) for r in results] == [
         ("a-participatiewet-24-hours", "26666.67", None),
@@ -37,9 +38,51 @@ def test_worked_examples():
     first, second, third = results
     assert first["rule"] == "job-pw-ge2"
     assert first["base_value"] == "26666.67" and first["bonus_value"] == "0.00"
-    assert any("24.00/36.00" in line for line in first["explanation"])
+    assert any("€ 26.666,67" in line for line in first["explanation"])
+    assert any("24,00/36,00" in line for line in first["explanation"])
+    assert first["explanation"][0].startswith("Regel job-pw-ge2 (geselecteerd)")
     assert second["capped"] is True
+    assert any("Maximum toegepast" in line for line in second["explanation"])
+    assert (
+        third["zero_reason"] == "10,00 uur per week ligt onder het minimum van 12,00 uur per week"
+    )
+
+
+def test_worked_examples_in_english():
+    results = run("--rulebook", RULEBOOK, "--input", CONTRIBUTIONS, "--lang", "en")
+    assert [(r["id"], r["value"], r["error"]) for r in results] == [
+        ("a-participatiewet-24-hours", "26666.67", None),
+        ("b-ww-capped-at-one-year", "15000.00", None),
+        ("c-below-minimum-hours", "0.00", None),
+    ]
+    first, second, third = results
+    assert first["explanation"][0].startswith("Rule job-pw-ge2 (selected)")
+    assert any("24.00/36.00" in line for line in first["explanation"])
+    assert first["explanation"][-1] == "Value: 26666.67 (base 26666.67 + bonuses 0.00)."
+    assert any("Cap applied" in line for line in second["explanation"])
     assert third["zero_reason"] == "10.00 hours per week is below the minimum of 12.00"
+
+
+def test_the_language_changes_only_the_texts():
+    dutch = run("--rulebook", RULEBOOK, "--input", CONTRIBUTIONS, "--lang", "nl")
+    english = run("--rulebook", RULEBOOK, "--input", CONTRIBUTIONS, "--lang", "en")
+    assert dutch == run("--rulebook", RULEBOOK, "--input", CONTRIBUTIONS)  # nl is the default
+    texts = ("explanation", "zero_reason")
+    for nl_item, en_item in zip(dutch, english, strict=True):
+        assert {k: v for k, v in nl_item.items() if k not in texts} == {
+            k: v for k, v in en_item.items() if k not in texts
+        }
+        assert nl_item["explanation"] != en_item["explanation"]
+
+
+def test_unknown_language_is_a_command_error():
+    with pytest.raises(CommandError, match="invalid choice: 'de'"):
+        run("--rulebook", RULEBOOK, "--input", CONTRIBUTIONS, "--lang", "de")
+    out = StringIO()
+    with pytest.raises(CommandError, match="--lang: expected one of nl, en, got 'de'"):
+        call_command(
+            "sroi_calculate", rulebook=RULEBOOK, input=CONTRIBUTIONS, lang="de", stdout=out
+        )
 
 
 def test_command_line_window_and_bad_items(tmp_path):

@@ -3,11 +3,15 @@
 Every expected value is computed by hand in a comment. Conventions: days are calendar days with
 both ends inclusive, a year is 365 days, a month 365/12 days, one ROUND_HALF_UP to cents at the
 end of the base calculation, each bonus rounded separately.
+
+The explanation texts asserted in most tests are the English ones (``lang="en"``, through
+``value()``); the Dutch ones (the default language) are tested in "Dutch explanations" below.
 """
 
 from __future__ import annotations
 
 import json
+import string
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -66,8 +70,15 @@ def job(start: date, end: date | None, hours: str | None = "36", **kwargs) -> Co
     return ContributionInput(Block.JOB, start, end, hours_per_week=hours_per_week, **kwargs)
 
 
-def value(rulebook: Rulebook, contribution: ContributionInput, window: Window | None = WIDE):
-    return value_contribution(rulebook, contribution, window)
+def value(
+    rulebook: Rulebook,
+    contribution: ContributionInput,
+    window: Window | None = WIDE,
+    *,
+    lang: str = "en",
+) -> Valuation:
+    """The engine's valuation, with English explanations unless ``lang`` says otherwise."""
+    return value_contribution(rulebook, contribution, window, lang=lang)
 
 
 def pw(years: str, hours: str, start: date, end: date | None, **kwargs) -> ContributionInput:
@@ -293,7 +304,9 @@ def test_open_ended_without_window_or_cap_is_an_input_error():
 
 def test_no_window_means_no_clipping():
     # 2025-01-01..2026-12-31 = 730 days; 36500 * 730/365 = 73000.00
-    result = value_contribution(book(annual()), job(date(2025, 1, 1), date(2026, 12, 31)))
+    result = value_contribution(
+        book(annual()), job(date(2025, 1, 1), date(2026, 12, 31)), lang="en"
+    )
     assert result.value == D("73000.00")
     assert "No counting window: the period is not clipped." in result.explanation
 
@@ -825,6 +838,254 @@ def test_invalid_contribution_inputs(kwargs: dict, message: str):
 def test_invalid_window():
     with pytest.raises(ValuationInputError, match="window.end: 2025-01-01 is before start"):
         Window(date(2026, 1, 1), date(2025, 1, 1))
+
+
+# --------------------------------------------------------------------------------------------
+# Dutch explanations (the default language) and the message catalogue
+# --------------------------------------------------------------------------------------------
+
+EXAMPLE_WINDOW = Window(date(2026, 1, 1), date(2028, 12, 31))  # as in contributions-example.json
+
+
+def test_explanations_are_dutch_by_default():
+    contribution = pw("3", "24", date(2026, 3, 1), date(2027, 2, 28))
+    default = value_contribution(example_rulebook(), contribution, EXAMPLE_WINDOW)
+    dutch = value(example_rulebook(), contribution, EXAMPLE_WINDOW, lang="nl")
+    assert default == dutch
+    assert default.explanation[0].startswith("Regel job-pw-ge2 (geselecteerd)")
+
+
+def test_worked_example_a_in_dutch():
+    # Same sum as in English: 40000 * 24/36 * 365/365 = 26666.67, written € 26.666,67.
+    rule = annual(rate="40000", target_groups=frozenset({TargetGroup.PARTICIPATIEWET}))
+    result = value(book(rule), pw("3", "24", date(2026, 3, 1), date(2027, 2, 28)), lang="nl")
+    assert result.value == D("26666.67")
+    text = "\n".join(result.explanation)
+    assert "€ 26.666,67" in text
+    assert "24,00" in text
+    assert (
+        "Formule: € 40.000,00 × 24,00/36,00 × 365/365 = € 26.666,67, "
+        "afgerond op centen (half naar boven)." in result.explanation
+    )
+    assert "periode 01-03-2026 t/m 28-02-2027" in text
+    assert "uren per week 24,00" in text and "uitkeringsjaren 3,00" in text
+    assert "Waarde: € 26.666,67 (basis € 26.666,67 + bonussen € 0,00)." in result.explanation
+
+
+def test_worked_example_a_in_dutch_with_the_example_rulebook_in_full():
+    # The explanation as stored on the contribution (also shown in docs/rulebook-format.md).
+    contribution = pw("3", "24", date(2026, 3, 1), date(2027, 2, 28))
+    result = value(example_rulebook(), contribution, EXAMPLE_WINDOW, lang="nl")
+    assert result.value == D("26666.67")
+    assert result.explanation == (
+        "Regel job-pw-ge2 (geselecteerd): Baan Participatiewet, 2 jaar of langer in de uitkering; "
+        "jaarbedrag € 40.000,00 per jaar voor 36,00 uur per week.",
+        "Invoer: blok baan, doelgroep Participatiewet, periode 01-03-2026 t/m 28-02-2027, "
+        "uren per week 24,00, uitkeringsjaren 3,00.",
+        "Minimum uren per week: 12,00; gehaald met 24,00.",
+        "Telperiode: 01-01-2026 t/m 31-12-2028.",
+        "Maximum: telt ten hoogste 2,00 jaar (730 dagen, t/m 28-02-2028); niet bereikt.",
+        "Getelde dagen: 365 (01-03-2026 t/m 28-02-2027).",
+        "Formule: € 40.000,00 × 24,00/36,00 × 365/365 = € 26.666,67, "
+        "afgerond op centen (half naar boven).",
+        "Bonus age-50-54 niet toegekend: geboortejaar onbekend.",
+        "Bonus age-55-plus niet toegekend: geboortejaar onbekend.",
+        "Waarde: € 26.666,67 (basis € 26.666,67 + bonussen € 0,00).",
+    )
+
+
+def test_worked_example_a_in_english_keeps_the_english_style():
+    contribution = pw("3", "24", date(2026, 3, 1), date(2027, 2, 28))
+    result = value(example_rulebook(), contribution, EXAMPLE_WINDOW, lang="en")
+    assert result.explanation[0] == (
+        "Rule job-pw-ge2 (selected): Baan Participatiewet, 2 jaar of langer in de uitkering; "
+        "annual rate 40000.00 per year per 36.00 hours/week."
+    )
+    assert result.explanation[-1] == "Value: 26666.67 (base 26666.67 + bonuses 0.00)."
+
+
+def test_worked_example_b_in_dutch():
+    # Cap 1 year from 01-01-2026 up to 31-12-2026; the 181 days of 2027 do not count.
+    rule = annual(rate="15000", max_years=D("1"), target_groups=frozenset({TargetGroup.WW}))
+    contribution = job(date(2026, 1, 1), date(2027, 6, 30), "36", target_group=TargetGroup.WW)
+    result = value(book(rule), contribution, lang="nl")
+    assert (result.value, result.counted_days, result.capped) == (D("15000.00"), 365, True)
+    assert (
+        "Maximum toegepast: telt ten hoogste 1,00 jaar (365 dagen vanaf 01-01-2026, "
+        "t/m 31-12-2026); 181 dagen daarna tellen niet mee." in result.explanation
+    )
+    assert "€ 15.000,00" in result.explanation[-1]
+
+
+def test_worked_example_c_in_dutch_zero_reason():
+    rule = annual(rate="40000", min_hours_per_week=D("12"))
+    result = value(book(rule), job(date(2026, 3, 1), date(2027, 2, 28), "10"), lang="nl")
+    assert result.value == D("0.00")
+    assert result.zero_reason == "10,00 uur per week ligt onder het minimum van 12,00 uur per week"
+    assert "10,00" in result.zero_reason and "12,00" in result.zero_reason
+    assert f"Waarde is € 0,00; reden: {result.zero_reason}." in result.explanation
+
+
+@pytest.mark.parametrize(
+    ("rule", "contribution", "window", "zero_reason"),
+    [
+        (
+            fixed(min_duration_days=60),
+            internship(date(2026, 2, 1), date(2026, 3, 31)),
+            WIDE,
+            "59 getelde dagen is minder dan de minimale duur van 60 dagen",
+        ),
+        (
+            fixed(),
+            internship(date(2025, 12, 31), date(2026, 6, 1)),
+            Y2026,
+            "de datum van de bijdrage, 31-12-2025, ligt buiten de telperiode "
+            "(01-01-2026 t/m 31-12-2026)",
+        ),
+        (
+            annual(max_years=D("1")),
+            job(date(2024, 1, 1), date(2027, 1, 1)),
+            Y2026,
+            "geen getelde dagen: de periode binnen het maximum (01-01-2024 t/m 30-12-2024) "
+            "ligt geheel buiten de telperiode (01-01-2026 t/m 31-12-2026)",
+        ),
+        (
+            annual(),
+            job(date(2026, 1, 1), date(2026, 12, 31), "0"),
+            WIDE,
+            "de formule geeft € 0,00",
+        ),
+    ],
+)
+def test_zero_reasons_in_dutch(rule, contribution, window, zero_reason):
+    result = value(book(rule), contribution, window, lang="nl")
+    assert (result.value, result.zero_reason) == (D("0.00"), zero_reason)
+
+
+def test_dutch_lines_of_the_other_rule_kinds_and_bonuses():
+    rulebook = example_rulebook()
+    # 12345.67 * 50/100 = 6172.835 -> 6172.84
+    other = value(rulebook, purchase("12345.67", variant="other"), lang="nl")
+    assert other.value == D("6172.84")
+    assert other.explanation[0].endswith("; 50,00% van het gefactureerde bedrag excl. btw.")
+    assert "blok inkoop bij sociale onderneming" in other.explanation[1]
+    assert "gefactureerd bedrag excl. btw € 12.345,67" in other.explanation[1]
+    assert "Formule: € 12.345,67 × 50,00/100 = € 6.172,84." in other.explanation
+    # 12.5 * 100 = 1250.00
+    activity = ContributionInput(Block.SOCIAL_ACTIVITY, date(2026, 5, 1), hours=D("12.5"))
+    hourly = value(rulebook, activity, lang="nl")
+    assert "Formule: 12,50 uur × € 100,00 = € 1.250,00." in hourly.explanation
+    # NUG job, full time, all of 2026: 10000.00 + permanent contract 10000 + age 50-54 5000
+    contribution = job(
+        *FULL_2026, "40", target_group=TargetGroup.NUG, permanent_contract=True, birth_year=1976
+    )
+    bonus = value(rulebook, contribution, lang="nl")
+    assert bonus.value == D("25000.00")
+    assert "doelgroep NUG" in bonus.explanation[1] and "geboortejaar 1976" in bonus.explanation[1]
+    assert (
+        "40,00 uur per week is meer dan voltijd (36,00 uur per week); geteld als 36,00."
+        in bonus.explanation
+    )
+    assert (
+        "Bonus permanent-contract (Vast contract): +€ 10.000,00 (blok baan, vast contract)."
+        in bonus.explanation
+    )
+    assert (
+        "Bonus age-50-54 (Leeftijd 50-54 jaar): +€ 5.000,00 (blok baan, leeftijd 50 "
+        "(2026 - geboortejaar 1976) valt in 50-54 jaar)." in bonus.explanation
+    )
+    assert (
+        bonus.explanation[-1] == "Waarde: € 25.000,00 (basis € 10.000,00 + bonussen € 15.000,00)."
+    )
+
+
+def test_dutch_names_of_blocks_and_target_groups():
+    bbl = ContributionInput(
+        Block.BBL, *FULL_2026, target_group=TargetGroup.EARLY_SCHOOL_LEAVER, hours_per_week=D("20")
+    )
+    result = value(example_rulebook(), bbl, lang="nl")
+    assert "blok BBL-leerbaan, doelgroep voortijdig schoolverlater" in result.explanation[1]
+    assert valuation.BLOCK_NAMES[Block.WORK_EXPERIENCE]["nl"] == "werkervaringsplek"
+    assert valuation.TARGET_GROUP_NAMES[TargetGroup.WIA]["nl"] == "WIA/WGA/WAZ/IOAW/IOAZ"
+
+
+def test_open_ended_and_clipping_in_dutch():
+    # 2026-07-01..2026-12-31 = 184 days; 36500 * 184/365 = 18400.00
+    result = value(book(annual()), job(date(2026, 7, 1), None), Y2026, lang="nl")
+    assert result.value == D("18400.00")
+    assert "periode vanaf 01-07-2026, zonder einddatum" in result.explanation[1]
+    assert (
+        "Geen einddatum (open einde): gerekend tot het einde van de telperiode, 31-12-2026."
+        in result.explanation
+    )
+    clipped = value(book(annual()), job(date(2025, 7, 1), date(2026, 6, 30)), Y2026, lang="nl")
+    assert clipped.value == D("18100.00")
+    assert (
+        "Ingekort tot het begin van de telperiode, 01-01-2026: 184 dagen daarvoor tellen niet mee."
+        in clipped.explanation
+    )
+
+
+def test_the_language_changes_only_the_texts():
+    contribution = pw("3", "24", date(2026, 3, 1), None, birth_year=1970, permanent_contract=True)
+    dutch = value(example_rulebook(), contribution, Y2026, lang="nl")
+    english = value(example_rulebook(), contribution, Y2026, lang="en")
+    assert replace(dutch, explanation=(), zero_reason=None) == replace(
+        english, explanation=(), zero_reason=None
+    )
+    assert len(dutch.explanation) == len(english.explanation)
+    assert dutch.explanation != english.explanation
+
+
+@pytest.mark.parametrize("lang", ["de", "NL", "", None, "nl-NL"])
+def test_unknown_language_is_a_value_error(lang):
+    contribution = pw("3", "24", date(2026, 3, 1), date(2027, 2, 28))
+    with pytest.raises(ValueError, match="lang: expected one of nl, en"):
+        value_contribution(example_rulebook(), contribution, lang=lang)
+    with pytest.raises(ValueError, match="lang: expected one of nl, en"):
+        annual().describe(lang)
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+@pytest.mark.parametrize("key", sorted(valuation.MESSAGES))
+def test_every_message_has_both_languages_with_the_same_placeholders(key: str):
+    templates = valuation.MESSAGES[key]
+    assert set(templates) == set(valuation.LANGUAGES) == {"nl", "en"}
+    assert all(template.strip() for template in templates.values())
+    assert placeholders(templates["nl"]) == placeholders(templates["en"])
+    assert all(name.isidentifier() for name in placeholders(templates["nl"]))  # named only
+
+
+def test_every_block_and_target_group_has_a_name_in_both_languages():
+    for names, enum in (
+        (valuation.BLOCK_NAMES, Block),
+        (valuation.TARGET_GROUP_NAMES, TargetGroup),
+    ):
+        assert set(names) == set(enum)
+        for member, by_lang in names.items():
+            assert set(by_lang) == set(valuation.LANGUAGES)
+            assert by_lang["en"] == member.value  # English keeps the codes, as before
+            assert by_lang["nl"].strip()
+
+
+@pytest.mark.parametrize(
+    ("lang", "money", "number", "day"),
+    [
+        ("nl", "€ 1.234.567,89", "24,00", "01-03-2026"),
+        ("en", "1234567.89", "24.00", "2026-03-01"),
+    ],
+)
+def test_number_styles(lang, money, number, day):
+    style = valuation.NUMBER_STYLES[lang]
+    assert style.money(D("1234567.885")) == money  # half up
+    assert style.number(D("24")) == number
+    assert style.date(date(2026, 3, 1)) == day
+    assert style.money(D("0")) == ("€ 0,00" if lang == "nl" else "0.00")
+    assert style.money(D("-5")) == ("-€ 5,00" if lang == "nl" else "-5.00")
+    assert style.number(D("999.995")) == ("1.000,00" if lang == "nl" else "1000.00")
 
 
 # --------------------------------------------------------------------------------------------

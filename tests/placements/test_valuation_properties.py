@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
@@ -77,9 +78,11 @@ def windows(draw) -> Window | None:
     return Window(first, second)
 
 
-def valuate(rule: Rule, contribution: ContributionInput, window: Window | None) -> Valuation:
+def valuate(
+    rule: Rule, contribution: ContributionInput, window: Window | None, lang: str = "nl"
+) -> Valuation:
     rulebook = Rulebook("P", "1", date(2024, 1, 1), rules=(rule,), bonuses=BONUSES)
-    return value_contribution(rulebook, contribution, window)
+    return value_contribution(rulebook, contribution, window, lang=lang)
 
 
 def ceiling_cents(number: Decimal) -> Decimal:
@@ -154,3 +157,37 @@ def test_json_round_trips(rule, contribution):
     rulebook = Rulebook("P", "1", date(2024, 1, 1), rules=(rule,), bonuses=BONUSES)
     assert rulebook_from_dict(rulebook_to_dict(rulebook)) == rulebook
     assert contribution_from_dict(contribution_to_dict(contribution)) == contribution
+
+
+def numbers_of(result: Valuation) -> Valuation:
+    return replace(result, explanation=(), zero_reason=None)
+
+
+@settings(deadline=None)
+@given(rules(), contributions(), windows())
+def test_the_language_changes_only_the_texts(rule, contribution, window):
+    dutch = valuate(rule, contribution, window, "nl")
+    english = valuate(rule, contribution, window, "en")
+    assert numbers_of(dutch) == numbers_of(english)
+    assert (dutch.zero_reason is None) == (english.zero_reason is None)
+    assert len(dutch.explanation) == len(english.explanation)
+
+
+# English words of the explanations (labels and codes of this file's rulebook avoid them),
+# ISO dates and numbers written with a decimal point must not appear in Dutch explanations.
+ENGLISH_WORDS = re.compile(
+    r"\b(Rule|Inputs|Formula|Value|Bonuses|Cap|hours|days|block|target group|window|period|"
+    r"because|rounded|applied|birth year|counted|open-ended|minimum of|not)\b"
+)
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+POINT_DECIMAL = re.compile(r"\d\.\d{2}(?!\d)")
+
+
+@settings(deadline=None)
+@given(rules(), contributions(), windows())
+def test_dutch_explanations_are_dutch_throughout(rule, contribution, window):
+    result = valuate(rule, contribution, window, "nl")
+    for line in (*result.explanation, result.zero_reason or ""):
+        assert not ENGLISH_WORDS.search(line), line
+        assert not ISO_DATE.search(line), line
+        assert not POINT_DECIMAL.search(line), line

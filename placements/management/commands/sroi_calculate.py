@@ -6,7 +6,9 @@ Never touches the database. Example::
         --input docs/examples/contributions-example.json
 
 Without ``--window-start/--window-end`` (and without a per-item ``"window"``) contributions are
-not clipped to a counting window.
+not clipped to a counting window. ``--lang`` chooses the language of the explanations and zero
+reasons: ``nl`` (Dutch, the default, as stored on contributions) or ``en``; the values, which are
+JSON strings such as ``"26666.67"``, do not depend on it.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from placements.rulebook_format import contribution_from_dict, loads_rulebook, window_from_dict
 from placements.valuation import (
+    DEFAULT_LANG,
+    LANGUAGES,
     Rulebook,
     RulebookError,
     Valuation,
     ValuationError,
     Window,
+    check_lang,
     fmt,
     value_contribution,
 )
@@ -45,13 +50,30 @@ class Command(BaseCommand):
         parser.add_argument("--input", required=True, help="JSON list of contributions")
         parser.add_argument("--window-start", help="counting window start, YYYY-MM-DD")
         parser.add_argument("--window-end", help="counting window end, YYYY-MM-DD")
+        parser.add_argument(
+            "--lang",
+            choices=LANGUAGES,
+            default=DEFAULT_LANG,
+            help="language of the explanations: nl (Dutch, default) or en (English)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         rulebook = _load_rulebook(options["rulebook"])
         items = _load_items(options["input"])
         window = _default_window(options.get("window_start"), options.get("window_end"))
-        results = [_value_item(index, item, rulebook, window) for index, item in enumerate(items)]
+        lang = _language(options.get("lang") or DEFAULT_LANG)
+        results = [
+            _value_item(index, item, rulebook, window, lang) for index, item in enumerate(items)
+        ]
         self.stdout.write(json.dumps(results, indent=2, ensure_ascii=False))
+
+
+def _language(lang: str) -> str:
+    """Checked here too: ``call_command(..., lang=...)`` bypasses the parser's choices."""
+    try:
+        return check_lang(lang)
+    except ValueError as error:
+        raise CommandError(f"--{error}") from None
 
 
 def _read_text(path: str, what: str) -> str:
@@ -97,7 +119,7 @@ def _default_window(start: str | None, end: str | None) -> Window | None:
 
 
 def _value_item(
-    index: int, item: Any, rulebook: Rulebook, default_window: Window | None
+    index: int, item: Any, rulebook: Rulebook, default_window: Window | None, lang: str
 ) -> dict[str, Any]:
     item_id = item.get("id") if isinstance(item, dict) else None
     result: dict[str, Any] = {
@@ -114,7 +136,7 @@ def _value_item(
         "error": None,
     }
     try:
-        valuation = _valuate(index, item, rulebook, default_window)
+        valuation = _valuate(index, item, rulebook, default_window, lang)
     except (ValuationError, ArithmeticError) as error:
         result["error"] = str(error)
         return result
@@ -131,7 +153,9 @@ def _value_item(
     return result
 
 
-def _valuate(index: int, item: Any, rulebook: Rulebook, default_window: Window | None) -> Valuation:
+def _valuate(
+    index: int, item: Any, rulebook: Rulebook, default_window: Window | None, lang: str
+) -> Valuation:
     path = f"[{index}]"
     if not isinstance(item, dict):
         raise ValuationError(f"{path}: expected an object, got {type(item).__name__}")
@@ -140,4 +164,4 @@ def _valuate(index: int, item: Any, rulebook: Rulebook, default_window: Window |
     window = default_window
     if item.get("window") is not None:
         window = window_from_dict(item["window"], f"{path}.window")
-    return value_contribution(rulebook, contribution, window)
+    return value_contribution(rulebook, contribution, window, lang=lang)

@@ -47,10 +47,13 @@ class Command(BaseCommand):
         rows = [(u.role, u.email, demo.DEMO_PASSWORD, u.organisation) for u in result.users]
         header = ("Role", "E-mail", "Password", "Organisation")
         widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
-        line = "  ".join("{:<%d}" % w for w in widths)
-        self.stdout.write(line.format(*header))
-        self.stdout.write(line.format(*("-" * w for w in widths)))
+
+        def line(cells) -> str:
+            return "  ".join(f"{cell:<{width}}" for cell, width in zip(cells, widths, strict=True))
+
+        self.stdout.write(line(header).rstrip())
+        self.stdout.write(line("-" * w for w in widths).rstrip())
         for row in rows:
-            self.stdout.write(line.format(*row))
+            self.stdout.write(line(row).rstrip())
         self.stdout.write("")
         self.stdout.write(f"Log in at {demo.ADMIN_URL}")
