@@ -52,7 +52,7 @@ venv: $(STAMP)
 
 run: venv
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
-	$(RUN_ENV) $(PY) manage.py seed_demo
+	$(RUN_ENV) PORT=$(PORT) $(PY) manage.py seed_demo
 	@echo
 	@echo "Development server: http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)

@@ -411,7 +411,9 @@ class Obligation(models.Model):
         indexes = [models.Index(fields=["status", "deadline"])]
 
     def __str__(self) -> str:
-        return f"{self.contract.reference}: € {self.amount}"
+        from django.contrib.humanize.templatetags.humanize import intcomma
+
+        return f"{self.contract.reference}: € {intcomma(self.amount)}"
 
 
 class ObligationChange(models.Model):

@@ -16,6 +16,7 @@ natural keys; contracts are only created when no demo contract (reference ``DEMO
 
 from __future__ import annotations
 
+import os
 import random
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -49,7 +50,7 @@ from .models import Organisation, Role, User
 
 SEED = 2026
 DEMO_PASSWORD = "demo-sroi-2026"  # noqa: S105 - development-only, printed on purpose
-ADMIN_URL = "http://127.0.0.1:8000/admin/"
+ADMIN_URL = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/admin/"
 REFERENCE_PREFIX = "DEMO-"
 CENT = Decimal("0.01")
 

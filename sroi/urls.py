@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 
@@ -8,6 +9,10 @@ def healthz(request):
     """Liveness probe for the load balancer and docker compose."""
     return HttpResponse("ok", content_type="text/plain")
 
+
+admin.site.site_header = _("SROI registration and monitoring")
+admin.site.site_title = _("SROI")
+admin.site.index_title = _("Overview")
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
