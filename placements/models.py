@@ -32,6 +32,11 @@ class PrivateStorage(LazyObject):
 private_storage = PrivateStorage()
 
 
+def get_private_storage() -> PrivateStorage:
+    """Callable storage: keeps the machine-specific location out of migrations."""
+    return private_storage
+
+
 @receiver(setting_changed)
 def _reset_private_storage(*, setting, **kwargs):
     """Tests override PRIVATE_MEDIA_ROOT per test; let the storage follow."""
@@ -386,7 +391,7 @@ class Evidence(models.Model):
         verbose_name=_("contribution"),
     )
     kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
-    file = models.FileField(_("file"), storage=private_storage, upload_to=evidence_upload_to)
+    file = models.FileField(_("file"), storage=get_private_storage, upload_to=evidence_upload_to)
     original_name = models.CharField(_("original file name"), max_length=200)
     content_type = models.CharField(_("content type"), max_length=100)
     size = models.PositiveIntegerField(_("size (bytes)"))

@@ -2,7 +2,6 @@
 
 from decimal import Decimal
 
-import django.core.files.storage
 import django.core.validators
 import django.db.models.deletion
 from django.db import migrations, models
@@ -233,9 +232,7 @@ class Migration(migrations.Migration):
                 (
                     "file",
                     models.FileField(
-                        storage=django.core.files.storage.FileSystemStorage(
-                            base_url=None, location="/work/main/var/private"
-                        ),
+                        storage=placements.models.get_private_storage,
                         upload_to=placements.models.evidence_upload_to,
                         verbose_name="file",
                     ),
