@@ -16,7 +16,9 @@ RUN groupadd --system --gid 10001 sroi \
 
 # Dependencies first, so code changes do not reinstall them (psycopg[binary] needs no compiler).
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+RUN pip install "setuptools<81" wheel \
+    && pip install --no-build-isolation $(grep -h '^xstatic-' requirements.txt) \
+    && pip install -r requirements.txt
 
 COPY . .
 

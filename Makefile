@@ -45,6 +45,8 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install "setuptools<81" wheel
+	$(PY) -m pip install --no-build-isolation $$(grep -h '^xstatic-' requirements.txt)
 	$(PY) -m pip install -r requirements-dev.txt
 	@touch $(STAMP)
 
