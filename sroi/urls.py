@@ -20,5 +20,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("contracts/", include("contracts.urls")),
+    path("contributions/", include("placements.urls")),
+    path("reports/", include("reporting.urls")),
     path("", home, name="home"),
 ]
