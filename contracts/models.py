@@ -32,6 +32,16 @@ class PsoLevel(models.TextChoices):
     PSO_30_PLUS = "30_plus", _("PSO 30+")
 
 
+def pso_level_covering(level, valid_from, valid_until, start, end) -> str:
+    """``level`` when a certificate valid ``valid_from``..``valid_until`` covers the whole period
+    ``start``..``end`` (both ends inclusive), else ``""``."""
+    if not level or not valid_from or not valid_until:
+        return ""
+    if valid_from <= start and end <= valid_until:
+        return level
+    return ""
+
+
 class Contractor(models.Model):
     name = models.CharField(_("name"), max_length=200)
     kvk_number = models.CharField(
@@ -80,11 +90,9 @@ class Contractor(models.Model):
 
     def pso_level_certified_for(self, start, end) -> str:
         """The PSO level if certified for the whole period ``start``..``end``, else ``""``."""
-        if not self.pso_level or not self.pso_valid_from or not self.pso_valid_until:
-            return ""
-        if self.pso_valid_from <= start and end <= self.pso_valid_until:
-            return self.pso_level
-        return ""
+        return pso_level_covering(
+            self.pso_level, self.pso_valid_from, self.pso_valid_until, start, end
+        )
 
 
 class ContractorContact(models.Model):
@@ -357,6 +365,22 @@ class Obligation(models.Model):
         default=Decimal("0"),
         validators=PERCENT_VALIDATORS,
     )
+    # The contractor's PSO certificate as registered at award, whether or not it gave a
+    # discount: a recompute judges the (possibly changed) contract period against these facts,
+    # never against a certificate entered later.
+    pso_certificate_level = models.CharField(
+        _("PSO certificate level at award"),
+        max_length=20,
+        choices=PsoLevel.choices,
+        blank=True,
+        default="",
+    )
+    pso_valid_from = models.DateField(
+        _("PSO certificate valid from (at award)"), null=True, blank=True
+    )
+    pso_valid_until = models.DateField(
+        _("PSO certificate valid until (at award)"), null=True, blank=True
+    )
     amount = models.DecimalField(
         _("required amount"), max_digits=14, decimal_places=2, validators=NON_NEGATIVE
     )
@@ -407,6 +431,12 @@ class Obligation(models.Model):
                 condition=Q(deviation="") | ~Q(deviation_reason=""),
                 name="obligation_deviation_needs_reason",
             ),
+            models.CheckConstraint(
+                condition=Q(pso_valid_until__isnull=True)
+                | Q(pso_valid_from__isnull=True)
+                | Q(pso_valid_until__gte=F("pso_valid_from")),
+                name="obligation_pso_dates_ordered",
+            ),
         ]
         indexes = [models.Index(fields=["status", "deadline"])]
 
@@ -415,15 +445,25 @@ class Obligation(models.Model):
 
         return f"{self.contract.reference}: € {intcomma(self.amount)}"
 
+    def pso_level_certified_for(self, start, end) -> str:
+        """The PSO level of the certificate recorded at award if it covers the whole period
+        ``start``..``end``, else ``""``."""
+        return pso_level_covering(
+            self.pso_certificate_level, self.pso_valid_from, self.pso_valid_until, start, end
+        )
+
 
 class ObligationChange(models.Model):
-    """A recorded change of an obligation's amount or deadline (the change history)."""
+    """A recorded change of an obligation (the change history): its amount or deadline, its
+    agreement, its rulebook, or the values of its contributions."""
 
     class Kind(models.TextChoices):
         CREATED = "created", _("Computed at award")
         RECOMPUTED = "recomputed", _("Recomputed after contract change")
         DEVIATION = "deviation", _("Deviation agreed")
         AGREED = "agreed", _("Agreed")
+        RULEBOOK_ASSIGNED = "rulebook_assigned", _("Rulebook assigned")
+        REVALUED = "revalued", _("Contributions revalued")
         DEADLINE_EXTENDED = "deadline_extended", _("Deadline extended")
         SETTLED = "settled", _("Settled")
 

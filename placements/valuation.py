@@ -284,11 +284,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nl": "{percent}% van de werkelijke kosten",
         "en": "{percent}% of the actual cost",
     },
-    # The inputs line; its parts are joined by ", ". Block, target group and permanent contract
-    # also name the conditions a bonus met.
+    # The inputs line; its parts are joined by ", ". Block and permanent contract also name the
+    # conditions a bonus met. Privacy: stored explanations are shown to every role that sees the
+    # contribution and go into exports, so no part ever names the candidate's initials, birth
+    # year, age, target group or years on benefit. A rule chosen by target group is explained by
+    # its code and label (rulebook data) only.
     "inputs": {"nl": "Invoer: {parts}.", "en": "Inputs: {parts}."},
     "block": {"nl": "blok {block}", "en": "block {block}"},
-    "target_group": {"nl": "doelgroep {target_group}", "en": "target group {target_group}"},
     "variant": {"nl": "variant {variant}", "en": "variant {variant}"},
     "period": {"nl": "periode {period}", "en": "period {period}"},
     "period_open": {
@@ -296,14 +298,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "period {start} to open-ended",
     },
     "hours_per_week": {"nl": "uren per week {hours}", "en": "hours per week {hours}"},
-    "years_on_benefit": {"nl": "uitkeringsjaren {years}", "en": "years on benefit {years}"},
     "invoiced_amount": {
         "nl": "gefactureerd bedrag excl. btw {amount}",
         "en": "invoiced amount excl. VAT {amount}",
     },
     "hours": {"nl": "uren {hours}", "en": "hours {hours}"},
     "actual_cost": {"nl": "werkelijke kosten {amount}", "en": "actual cost {amount}"},
-    "birth_year": {"nl": "geboortejaar {year}", "en": "birth year {year}"},
     "permanent_contract": {"nl": "vast contract", "en": "permanent contract"},
     # Hours per week (annual and monthly rules).
     "hours_not_used": {
@@ -420,9 +420,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Bonus {code} ({label}): +{amount} ({conditions}).",
     },
     "bonus_no_conditions": {"nl": "geen voorwaarden", "en": "no conditions"},
+    # A condition met is named without the candidate's value: the age bonus by its age band
+    # (rulebook data), the target-group condition without naming the group.
+    "bonus_target_group": {
+        "nl": "doelgroepvoorwaarde vervuld",
+        "en": "target-group condition met",
+    },
     "bonus_age": {
-        "nl": "leeftijd {age} ({year} - geboortejaar {birth_year}) valt in {ages}",
-        "en": "age {age} ({year} - birth year {birth_year}) in {ages}",
+        "nl": "leeftijdsbonus {ages} van toepassing",
+        "en": "age bonus {ages} applies",
     },
     "ages_between": {"nl": "{low}-{high} jaar", "en": "{low}-{high}"},
     "ages_from": {"nl": "{low} jaar of ouder", "en": "{low}+"},
@@ -1146,10 +1152,13 @@ def _require(value: Decimal | None, name: str, rule: Rule, purpose: str) -> Deci
 
 
 def _inputs_line(contribution: ContributionInput, text: _Text) -> str:
+    """The inputs line: block, variant, period, hours, amounts and permanent contract.
+
+    Never the candidate's details (birth year, target group, years on benefit): they select
+    the rule and bonuses, which the rule and bonus lines name by code and label.
+    """
     c = contribution
     parts = [text("block", block=text.block(c.block))]
-    if c.target_group is not None:
-        parts.append(text("target_group", target_group=text.target_group(c.target_group)))
     if c.variant:
         parts.append(text("variant", variant=repr(c.variant)))
     if c.end is None:
@@ -1158,16 +1167,12 @@ def _inputs_line(contribution: ContributionInput, text: _Text) -> str:
         parts.append(text("period", period=text.range(c.start, c.end)))
     if c.hours_per_week is not None:
         parts.append(text("hours_per_week", hours=text.number(c.hours_per_week)))
-    if c.years_on_benefit is not None:
-        parts.append(text("years_on_benefit", years=text.number(c.years_on_benefit)))
     if c.invoiced_amount is not None:
         parts.append(text("invoiced_amount", amount=text.money(c.invoiced_amount)))
     if c.hours is not None:
         parts.append(text("hours", hours=text.number(c.hours)))
     if c.actual_cost is not None:
         parts.append(text("actual_cost", amount=text.money(c.actual_cost)))
-    if c.birth_year is not None:
-        parts.append(text("birth_year", year=c.birth_year))
     if c.permanent_contract:
         parts.append(text("permanent_contract"))
     return text("inputs", parts=", ".join(parts))
@@ -1394,7 +1399,9 @@ def _bonus_conditions(
     """The conditions met (for the explanation), or ``None`` when the bonus does not apply.
 
     Age is approximated as the contribution's start year minus the birth year, because only the
-    birth year is stored (privacy); the person may be one year younger on the start date.
+    birth year is stored (privacy); the person may be one year younger on the start date. The
+    conditions name the bonus's own band or rule, never the candidate's age, birth year or
+    target group (explanations are stored and exported).
     """
     met: list[str] = []
     if bonus.blocks:
@@ -1404,8 +1411,7 @@ def _bonus_conditions(
     if bonus.target_groups:
         if contribution.target_group not in bonus.target_groups:
             return None
-        group = text.target_group(contribution.target_group)
-        met.append(text("target_group", target_group=group))
+        met.append(text("bonus_target_group"))
     if bonus.requires_permanent_contract:
         if not contribution.permanent_contract:
             return None
@@ -1418,15 +1424,7 @@ def _bonus_conditions(
             return None
         if bonus.max_age is not None and age > bonus.max_age:
             return None
-        met.append(
-            text(
-                "bonus_age",
-                age=age,
-                year=contribution.start.year,
-                birth_year=contribution.birth_year,
-                ages=bonus.describe_ages(text.lang),
-            )
-        )
+        met.append(text("bonus_age", ages=bonus.describe_ages(text.lang)))
     return met
 
 

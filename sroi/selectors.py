@@ -2,12 +2,30 @@
 
 * Superusers see everything.
 * A functional administrator sees the organisations they may manage (see
-  :func:`sroi.services.may_manage_organisation`), the users holding a role there, every
-  contractor's portal user (staff see all contractors) and users without any role yet (just
-  created, still to be given one).
+  :func:`sroi.services.may_manage_organisation`) and the users they may manage
+  (:func:`manageable_users`).
 * Other staff see the municipalities in their scope and their own organisations, and only
   themselves among users.
 * Contractor users and users without a role see no organisations and only themselves.
+
+Which users a functional administrator manages
+----------------------------------------------
+Managing a user means changing their details and password and linking them to a contractor,
+so it must never reach beyond the administrator's own municipalities (whoever controls an
+account's password controls everything that account may see). A functional administrator
+manages, besides themselves:
+
+* staff users with at least one membership in an organisation they manage and *no active*
+  membership anywhere else (the regional adviser of an executing body that also serves other
+  municipalities belongs to whoever manages all of them);
+* portal users of a contractor that has a contract in a municipality they manage (and of no
+  other contractor);
+* new accounts: no membership and no contractor link at all, so that a user created in the
+  admin can be given a role or linked to a contractor.
+
+Superusers are never managed by anybody but superusers. A new account is visible to every
+functional administrator until it gets a role or a contractor link: give it one right away
+(and let the person choose their own password through the password reset).
 """
 
 from __future__ import annotations
@@ -52,9 +70,54 @@ def organisation_list(*, user) -> QuerySet[Organisation]:
     return Organisation.objects.filter(q)
 
 
-def user_list(*, user) -> QuerySet[User]:
+def manageable_contractors(*, user):
+    """Contractors whose portal users ``user`` may manage: those with a contract in a
+    municipality where ``user`` is functional administrator (superusers: all)."""
+    from contracts.models import Contractor
+
+    scope = get_scope(user)
+    if scope.is_superuser:
+        return Contractor.objects.all()
+    managed = scope.municipalities_for(Action.MANAGE_USERS)
+    if not managed:
+        return Contractor.objects.none()
+    return Contractor.objects.filter(
+        pk__in=Contractor.objects.filter(contracts__municipality_id__in=managed).values("pk")
+    )
+
+
+def manageable_users(*, user) -> QuerySet[User]:
+    """Users ``user`` may manage (details, password, roles, contractor link), not counting
+    themselves; see the module docstring. Empty for anybody but functional administrators."""
     from contracts.models import ContractorUser
 
+    scope = get_scope(user)
+    if scope.is_superuser:
+        return User.objects.exclude(pk=user.pk)
+    if not scope.municipalities_for(Action.MANAGE_USERS):
+        return User.objects.none()
+    orgs = manageable_organisations(user=user).values("pk")
+    contractors = manageable_contractors(user=user).values("pk")
+    member_in_scope = Membership.objects.filter(organisation__in=orgs).values("user_id")
+    active_elsewhere = (
+        Membership.objects.filter(is_active=True).exclude(organisation__in=orgs).values("user_id")
+    )
+    linked = ContractorUser.objects.values("user_id")
+    linked_in_scope = ContractorUser.objects.filter(contractor__in=contractors).values("user_id")
+    linked_elsewhere = ContractorUser.objects.exclude(contractor__in=contractors).values(
+        "user_id"
+    )
+    new_account = ~Q(pk__in=Membership.objects.values("user_id")) & ~Q(pk__in=linked)
+    return User.objects.filter(
+        Q(pk__in=member_in_scope) | Q(pk__in=linked_in_scope) | new_account,
+        is_superuser=False,
+    ).exclude(
+        Q(pk=user.pk) | Q(pk__in=active_elsewhere) | Q(pk__in=linked_elsewhere)
+    )
+
+
+def user_list(*, user) -> QuerySet[User]:
+    """The users ``user`` may see: themselves, plus :func:`manageable_users`."""
     scope = get_scope(user)
     if scope.is_superuser:
         return User.objects.all()
@@ -62,16 +125,7 @@ def user_list(*, user) -> QuerySet[User]:
         return User.objects.none()
     q = Q(pk=user.pk)
     if scope.municipalities_for(Action.MANAGE_USERS):
-        orgs = manageable_organisations(user=user).values("pk")
-        members = Membership.objects.filter(organisation__in=orgs).values("user_id")
-        q |= Q(pk__in=members)
-        linked = ContractorUser.objects.values("user_id")
-        q |= Q(pk__in=linked)
-        q |= (
-            ~Q(pk__in=Membership.objects.values("user_id"))
-            & ~Q(pk__in=linked)
-            & Q(is_superuser=False)
-        )
+        q |= Q(pk__in=manageable_users(user=user).values("pk"))
     return User.objects.filter(q)
 
 

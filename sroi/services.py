@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from .models import Membership, Organisation, Role, User
@@ -49,6 +49,37 @@ def may_manage_organisation(user, organisation: Organisation) -> bool:
     return served <= managed
 
 
+# Roles that see personal data or hand out roles: only for whoever covers the organisation.
+ELEVATED_ROLES = frozenset({Role.ADVISER, Role.FUNCTIONAL_ADMIN})
+
+
+def covers_organisation(user, organisation: Organisation) -> bool:
+    """Does ``user``'s functional-administrator scope cover all of ``organisation``?
+
+    Superusers always. Otherwise a municipality they manage, or a body that serves at least
+    one (active) municipality and only municipalities they manage. Stricter than
+    :func:`may_manage_organisation`: a body that serves nobody yet is not covered, so the
+    ADVISER and FUNCTIONAL_ADMIN roles there are for a superuser to hand out (or arrive with
+    :func:`hand_over_coordination`).
+    """
+    scope = get_scope(user)
+    if scope.is_superuser:
+        return True
+    managed = scope.municipalities_for(Action.MANAGE_USERS)
+    if not managed:
+        return False
+    if organisation.kind == Organisation.Kind.MUNICIPALITY:
+        return organisation.pk in managed
+    served = set(organisation.serves.filter(is_active=True).values_list("pk", flat=True))
+    return bool(served) and served <= managed
+
+
+def _require_not_self(acting_user, user: User) -> None:
+    """Nobody changes their own roles, superusers included: ask another administrator."""
+    if acting_user is not None and acting_user.pk is not None and acting_user.pk == user.pk:
+        raise PermissionDenied(_("You cannot change your own roles."))
+
+
 def sync_user_access(user: User) -> None:
     """Put ``user`` in exactly the role groups of their active memberships (plus the contractor
     group for an active contractor link) and set ``is_staff`` accordingly. Superusers keep
@@ -83,8 +114,15 @@ def sync_user_access(user: User) -> None:
 
 @transaction.atomic
 def grant_role(*, acting_user, user: User, organisation: Organisation, role: str) -> Membership:
-    """Give ``user`` ``role`` in ``organisation`` (or reactivate it). Idempotent."""
+    """Give ``user`` ``role`` in ``organisation`` (or reactivate it). Idempotent, also when
+    two administrators grant the same role at the same moment.
+
+    Never to oneself. The ADVISER and FUNCTIONAL_ADMIN roles need an administrator whose
+    scope covers the organisation (:func:`covers_organisation`)."""
+    _require_not_self(acting_user, user)
     _require(may_manage_organisation(acting_user, organisation))
+    if role in ELEVATED_ROLES:
+        _require(covers_organisation(acting_user, organisation))
     if role not in Role.values:
         raise ValidationError({"role": _("Unknown role.")})
     if not organisation.is_active:
@@ -95,19 +133,27 @@ def grant_role(*, acting_user, user: User, organisation: Organisation, role: str
         raise ValidationError(
             {"user": _("A contractor's portal user cannot hold a staff role as well.")}
         )
-    membership = (
-        Membership.objects.select_for_update()
-        .filter(user=user, organisation=organisation, role=role)
-        .first()
-    )
+    lookup = {"user": user, "organisation": organisation, "role": role}
+    membership = Membership.objects.select_for_update().filter(**lookup).first()
     if membership is None:
-        membership = Membership(user=user, organisation=organisation, role=role)
-    elif membership.is_active:
-        sync_user_access(user)
-        return membership
-    membership.is_active = True
-    membership.full_clean()
-    membership.save()
+        candidate = Membership(**lookup, is_active=True)
+        # Uniqueness is the database's to enforce: a concurrent grant of the same role is
+        # caught below and answered with the membership the other one created.
+        candidate.full_clean(validate_unique=False, validate_constraints=False)
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent insert must not 500
+                candidate.save()
+        except IntegrityError:
+            membership = Membership.objects.select_for_update().filter(**lookup).first()
+            if membership is None:
+                raise
+        else:
+            sync_user_access(user)
+            return candidate
+    if not membership.is_active:
+        membership.is_active = True
+        membership.full_clean()
+        membership.save()
     sync_user_access(user)
     return membership
 
@@ -117,7 +163,8 @@ def revoke_role(
     *, acting_user, user: User, organisation: Organisation, role: str
 ) -> Membership | None:
     """Deactivate ``user``'s ``role`` in ``organisation`` (kept for the audit trail). Returns
-    the membership, or ``None`` when the user did not hold the role."""
+    the membership, or ``None`` when the user did not hold the role. Never one's own."""
+    _require_not_self(acting_user, user)
     _require(may_manage_organisation(acting_user, organisation))
     membership = (
         Membership.objects.select_for_update()

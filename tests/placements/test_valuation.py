@@ -538,7 +538,7 @@ def test_age_is_start_year_minus_birth_year():
     )
     result = value(example_rulebook(), contribution)
     assert result.bonus_codes == ("age-50-54",)
-    assert any("age 50 (2026 - birth year 1976) in 50-54" in line for line in result.explanation)
+    assert any("age bonus 50-54 applies" in line for line in result.explanation)
 
 
 def test_unknown_birth_year_is_explained():
@@ -868,7 +868,7 @@ def test_worked_example_a_in_dutch():
         "afgerond op centen (half naar boven)." in result.explanation
     )
     assert "periode 01-03-2026 t/m 28-02-2027" in text
-    assert "uren per week 24,00" in text and "uitkeringsjaren 3,00" in text
+    assert "uren per week 24,00" in text and "uitkeringsjaren" not in text
     assert "Waarde: € 26.666,67 (basis € 26.666,67 + bonussen € 0,00)." in result.explanation
 
 
@@ -880,8 +880,7 @@ def test_worked_example_a_in_dutch_with_the_example_rulebook_in_full():
     assert result.explanation == (
         "Regel job-pw-ge2 (geselecteerd): Baan Participatiewet, 2 jaar of langer in de uitkering; "
         "jaarbedrag € 40.000,00 per jaar voor 36,00 uur per week.",
-        "Invoer: blok baan, doelgroep Participatiewet, periode 01-03-2026 t/m 28-02-2027, "
-        "uren per week 24,00, uitkeringsjaren 3,00.",
+        "Invoer: blok baan, periode 01-03-2026 t/m 28-02-2027, uren per week 24,00.",
         "Minimum uren per week: 12,00; gehaald met 24,00.",
         "Telperiode: 01-01-2026 t/m 31-12-2028.",
         "Maximum: telt ten hoogste 2,00 jaar (730 dagen, t/m 28-02-2028); niet bereikt.",
@@ -981,7 +980,7 @@ def test_dutch_lines_of_the_other_rule_kinds_and_bonuses():
     )
     bonus = value(rulebook, contribution, lang="nl")
     assert bonus.value == D("25000.00")
-    assert "doelgroep NUG" in bonus.explanation[1] and "geboortejaar 1976" in bonus.explanation[1]
+    assert "doelgroep" not in bonus.explanation[1] and "1976" not in "\n".join(bonus.explanation)
     assert (
         "40,00 uur per week is meer dan voltijd (36,00 uur per week); geteld als 36,00."
         in bonus.explanation
@@ -991,8 +990,8 @@ def test_dutch_lines_of_the_other_rule_kinds_and_bonuses():
         in bonus.explanation
     )
     assert (
-        "Bonus age-50-54 (Leeftijd 50-54 jaar): +€ 5.000,00 (blok baan, leeftijd 50 "
-        "(2026 - geboortejaar 1976) valt in 50-54 jaar)." in bonus.explanation
+        "Bonus age-50-54 (Leeftijd 50-54 jaar): +€ 5.000,00 (blok baan, "
+        "leeftijdsbonus 50-54 jaar van toepassing)." in bonus.explanation
     )
     assert (
         bonus.explanation[-1] == "Waarde: € 25.000,00 (basis € 10.000,00 + bonussen € 15.000,00)."
@@ -1004,7 +1003,8 @@ def test_dutch_names_of_blocks_and_target_groups():
         Block.BBL, *FULL_2026, target_group=TargetGroup.EARLY_SCHOOL_LEAVER, hours_per_week=D("20")
     )
     result = value(example_rulebook(), bbl, lang="nl")
-    assert "blok BBL-leerbaan, doelgroep voortijdig schoolverlater" in result.explanation[1]
+    assert "blok BBL-leerbaan, periode" in result.explanation[1]
+    assert "voortijdig schoolverlater" not in "\n".join(result.explanation)
     assert valuation.BLOCK_NAMES[Block.WORK_EXPERIENCE]["nl"] == "werkervaringsplek"
     assert valuation.TARGET_GROUP_NAMES[TargetGroup.WIA]["nl"] == "WIA/WGA/WAZ/IOAW/IOAZ"
 
