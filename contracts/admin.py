@@ -16,6 +16,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.forms.models import construct_instance
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -52,6 +53,71 @@ def _explanation_html(lines) -> str:
 
 
 # --- Contractors -----------------------------------------------------------------------------
+
+
+PSO_FIELDS = ("pso_level", "pso_valid_from", "pso_valid_until")
+CONTRACTOR_FIELDS = ("name", "kvk_number", "street_address", "postal_code", "city", *PSO_FIELDS)
+
+
+def may_change_pso(user, contractor: Contractor | None) -> bool:
+    """The PSO level and certificate dates drive the discount on obligations, so only an SROI
+    adviser (Action.AGREE_OBLIGATION) sets them, and for an existing contractor only one whose
+    municipalities include every municipality the contractor has a contract in (a PSO level
+    counts wherever the contractor works). Superusers always."""
+    scope = get_scope(user)
+    if scope.is_superuser:
+        return True
+    agree = scope.municipalities_for(Action.AGREE_OBLIGATION)
+    if not agree:
+        return False
+    if contractor is None or contractor.pk is None:
+        return True
+    worked_in = set(
+        Contract.objects.filter(contractor=contractor).values_list("municipality_id", flat=True)
+    )
+    return worked_in <= agree
+
+
+class ContractorAdminForm(forms.ModelForm):
+    """Contractor details, saved through ``create_contractor`` / ``update_contractor`` (run
+    here in a rolled-back savepoint first, so their errors show on the form)."""
+
+    acting_user = None
+
+    class Meta:
+        model = Contractor
+        fields = CONTRACTOR_FIELDS
+
+    def service_fields(self) -> dict:
+        return {n: self.cleaned_data.get(n) for n in CONTRACTOR_FIELDS if n in self.fields}
+
+    def changes(self) -> dict:
+        return {n: self.cleaned_data.get(n) for n in self.changed_data if n in CONTRACTOR_FIELDS}
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or self.acting_user is None:
+            return cleaned
+        if self.instance.pk is None:
+            fields = self.service_fields()
+            validate_with_service(
+                self,
+                lambda: services.create_contractor(acting_user=self.acting_user, **fields),
+            )
+        elif changes := self.changes():
+            contractor = Contractor.objects.get(pk=self.instance.pk)
+            validate_with_service(
+                self,
+                lambda: services.update_contractor(
+                    acting_user=self.acting_user, contractor=contractor, **changes
+                ),
+            )
+        return cleaned
+
+    def _post_clean(self):
+        # The services validate the contractor (``full_clean``) in ``clean()`` already;
+        # validating the instance again would show every error twice.
+        self.instance = construct_instance(self, self.instance, self._meta.fields)
 
 
 class ContractorUserForm(forms.ModelForm):
@@ -91,12 +157,42 @@ class ContractorUserInline(ScopedInlineMixin, admin.TabularInline):
 
 @admin.register(Contractor)
 class ContractorAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Contractors are saved through ``contracts.services``. The PSO fields are read-only for
+    everybody but the SROI adviser (:func:`may_change_pso`)."""
+
     visible_to = permissions.contractors_visible_to
+    form = ContractorAdminForm
     list_display = ("name", "kvk_number", "city", "pso_level", "pso_valid_until")
     list_filter = ("pso_level",)
     search_fields = ("name", "kvk_number", "city")
     readonly_fields = ("created_at",)
     inlines = [ContractorContactInline, ContractorUserInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not may_change_pso(request.user, obj):
+            fields += [name for name in PSO_FIELDS if name not in fields]
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            contractor = services.create_contractor(
+                acting_user=request.user, **form.service_fields()
+            )
+            obj.pk, obj.created_at = contractor.pk, contractor.created_at
+            obj._state.adding = False
+            obj._state.db = contractor._state.db
+            return
+        changes = form.changes()
+        if not changes:
+            return
+        if set(changes) & set(PSO_FIELDS) and not may_change_pso(request.user, obj):
+            raise PermissionDenied  # the form never offers them; a forged post gets nothing
+        services.update_contractor(
+            acting_user=request.user,
+            contractor=Contractor.objects.get(pk=obj.pk),
+            **changes,
+        )
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
@@ -116,9 +212,23 @@ class ContractorContactAdmin(ScopedAdminMixin, admin.ModelAdmin):
     superuser_delete_only = False
 
 
+def contractor_users_managed_by(user, qs, action=Action.VIEW):
+    """Portal users of the contractors ``user`` manages (``sroi.selectors``): those with a
+    contract in a municipality where ``user`` is functional administrator."""
+    from sroi import selectors as sroi_selectors
+
+    return qs.filter(
+        contractor__in=sroi_selectors.manageable_contractors(user=user).values("pk"),
+        user__in=sroi_selectors.user_list(user=user).values("pk"),
+    )
+
+
 @admin.register(ContractorUser)
 class ContractorUserAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    visible_to = scoped_via("contractor", permissions.contractors_visible_to)
+    """Linking a user to a contractor gives them the contractor's portal: only for users and
+    contractors within the functional administrator's municipalities."""
+
+    visible_to = contractor_users_managed_by
     form = ContractorUserForm
     list_display = ("user", "contractor", "is_active", "created_at")
     list_filter = ("is_active",)
@@ -126,6 +236,15 @@ class ContractorUserAdmin(ScopedAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ("user", "contractor")
     list_select_related = ("user", "contractor")
     readonly_fields = ("created_at",)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        from sroi import selectors as sroi_selectors
+
+        if db_field.name == "contractor":
+            kwargs["queryset"] = sroi_selectors.manageable_contractors(user=request.user)
+        elif db_field.name == "user":
+            kwargs["queryset"] = sroi_selectors.manageable_users(user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

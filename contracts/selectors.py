@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import DecimalField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Round
@@ -15,29 +15,62 @@ from .models import Contract, Contractor, Obligation, Settlement, SroiPolicy
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 ZERO = Value(Decimal("0.00"), output_field=MONEY)
+CENT = Decimal("0.01")
+
+#: Contribution statuses that count as *reported*: everything the contractor reported that the
+#: adviser has not rejected (submitted, returned for more information, approved).
+REPORTED_STATUSES = ("submitted", "returned", "approved")
+#: Contribution statuses that count as *realised*: approved only. A subset of the reported
+#: ones, so realised ≤ reported always holds (what the progress bar needs).
+REALISED_STATUSES = ("approved",)
 
 
-def _sum_contributions(status_filter: Q) -> Round:
-    # Round: SQLite returns decimal sums unquantized; amounts are always whole cents.
-    return Round(
-        Coalesce(
-            Sum("contributions__value", filter=status_filter),
-            ZERO,
-            output_field=MONEY,
-        ),
-        2,
-        output_field=MONEY,
-    )
+class MoneySum(Round):
+    """``SUM`` of a money expression (``None`` → 0.00), in exact cents on every database.
+
+    Rounded to cents in SQL (so filters and ordering see cents) and quantized to exponent −2
+    in Python: on SQLite ``ROUND`` returns a float, which Django turns into e.g.
+    ``Decimal('46684.9300000000')``; on PostgreSQL the numeric already has two decimals.
+    """
+
+    def __init__(self, expression):
+        super().__init__(Coalesce(expression, ZERO, output_field=MONEY), 2, output_field=MONEY)
+
+    def convert_value(self, value, expression, connection):
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            value = Decimal(str(value))
+        return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def money_sum(field: str, *, condition: Q | None = None) -> MoneySum:
+    """The sum of the money column ``field`` (of the rows matching ``condition``), exact to the
+    cent."""
+    return MoneySum(Sum(field, filter=condition))
 
 
 def with_progress(qs: QuerySet[Obligation]) -> QuerySet[Obligation]:
-    """Annotate obligations with ``reported`` (submitted, not yet judged, plus approved) and
-    ``realised`` (approved) amounts, in one query."""
+    """Annotate obligations with ``reported`` and ``realised`` amounts, in one query.
+
+    * ``reported``: the value of every contribution reported and not rejected, i.e. with
+      status submitted, returned (for more information) or approved (:data:`REPORTED_STATUSES`).
+      This deliberately includes the approved ones, so ``realised ⊆ reported``: the progress bar
+      shows realised inside reported. (domain.md's "reported = submitted" names where a figure
+      comes from; the part not yet judged is ``reported - realised``.)
+    * ``realised``: the value of the approved contributions (:data:`REALISED_STATUSES`), the
+      same figure as ``contracts.services.realised_amount``.
+
+    Both are ``Decimal`` with exactly two decimals (exponent −2) on SQLite and PostgreSQL, and
+    0.00 (never ``None``) without contributions.
+    """
     return qs.annotate(
-        reported=_sum_contributions(
-            Q(contributions__status__in=["submitted", "approved", "returned"])
+        reported=money_sum(
+            "contributions__value", condition=Q(contributions__status__in=REPORTED_STATUSES)
         ),
-        realised=_sum_contributions(Q(contributions__status="approved")),
+        realised=money_sum(
+            "contributions__value", condition=Q(contributions__status__in=REALISED_STATUSES)
+        ),
     )
 
 

@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,6 +34,7 @@ from .obligation_calc import (
     PolicyTerms,
     compute_obligation,
 )
+from .selectors import REALISED_STATUSES, money_sum
 
 # Contract fields whose change recomputes the obligation.
 RECOMPUTE_FIELDS = (
@@ -127,17 +127,55 @@ def policy_terms(policy: SroiPolicy) -> PolicyTerms:
     )
 
 
-def contract_terms(contract: Contract) -> ContractTerms:
+def contract_terms(contract: Contract, *, pso_level: str | None = None) -> ContractTerms:
+    """The contract as the obligation computation sees it. ``pso_level`` is the level certified
+    for the whole contract period; by default the contractor's current certificate decides
+    (at award), a recompute passes the level of the certificate recorded at award."""
+    if pso_level is None:
+        pso_level = contract.contractor.pso_level_certified_for(
+            contract.start_date, contract.end_date
+        )
     return ContractTerms(
         value_excl_vat=contract.value_excl_vat,
         labour_cost=contract.labour_cost,
         award_date=contract.award_date,
         start_date=contract.start_date,
         end_date=contract.end_date,
-        pso_level=contract.contractor.pso_level_certified_for(
-            contract.start_date, contract.end_date
-        ),
+        pso_level=pso_level,
     )
+
+
+def _pso_certificate_fields(contractor: Contractor) -> dict:
+    """The contractor's PSO certificate as it is now: recorded on the obligation at award."""
+    return {
+        "pso_certificate_level": contractor.pso_level,
+        "pso_valid_from": contractor.pso_valid_from,
+        "pso_valid_until": contractor.pso_valid_until,
+    }
+
+
+def _recorded_pso_level(obligation: Obligation, contract: Contract) -> str:
+    """The level of the certificate recorded at award, if it covers the whole (possibly
+    changed) contract period."""
+    return obligation.pso_level_certified_for(contract.start_date, contract.end_date)
+
+
+def _no_policy_message(contract: Contract) -> str:
+    return _("No SROI policy of %(municipality)s is in force on %(date)s.") % {
+        "municipality": contract.municipality,
+        "date": f"{contract.award_date:%d-%m-%Y}",
+    }
+
+
+def _compute(
+    policy: SroiPolicy, contract: Contract, deviation: Deviation | None, *, pso_level: str | None
+) -> ObligationComputation:
+    try:
+        return compute_obligation(
+            policy_terms(policy), contract_terms(contract, pso_level=pso_level), deviation
+        )
+    except ObligationInputError as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -151,12 +189,7 @@ def preview_obligation(contract: Contract, deviation: Deviation | None = None) -
     """What the obligation of an (unsaved) contract would be: for forms, before saving."""
     policy = policy_in_force(municipality_id=contract.municipality_id, on_date=contract.award_date)
     if policy is None:
-        return ObligationPreview(
-            None,
-            None,
-            _("No SROI policy of %(municipality)s is in force on %(date)s.")
-            % {"municipality": contract.municipality, "date": f"{contract.award_date:%d-%m-%Y}"},
-        )
+        return ObligationPreview(None, None, _no_policy_message(contract))
     try:
         computation = compute_obligation(policy_terms(policy), contract_terms(contract), deviation)
     except ObligationInputError as exc:
@@ -207,6 +240,7 @@ def _create_obligation(
         rulebook=rulebook_in_force(
             municipality_id=contract.municipality_id, on_date=contract.award_date
         ),
+        **_pso_certificate_fields(contract.contractor),
         **_computed_fields(comp),
     )
     obligation.full_clean()
@@ -251,8 +285,10 @@ def _deviation_of(obligation: Obligation) -> Deviation | None:
 
 @transaction.atomic
 def update_contract(*, acting_user, contract: Contract, reason: str = "", **changes) -> Contract:
-    """Change a contract; a change of value or dates recomputes its obligation, recorded with
-    the old and new amount. A settled obligation is never recomputed."""
+    """Change a contract; a change of value, dates, municipality or contractor recomputes its
+    obligation with the facts of the award (see ``_recompute_obligation``), recorded with the
+    old and new amount; a moved counting window revalues its contributions. A settled
+    obligation is never recomputed."""
     unknown = set(changes) - set(CONTRACT_FIELDS)
     if unknown:
         raise TypeError(f"Unknown contract fields: {sorted(unknown)}")
@@ -278,7 +314,25 @@ def update_contract(*, acting_user, contract: Contract, reason: str = "", **chan
 
 
 def _recompute_obligation(contract: Contract, changed: dict, reason: str, acting_user) -> None:
-    obligation = Obligation.objects.select_for_update().filter(contract=contract).first()
+    """Recompute the obligation after a contract change, with the facts of the award.
+
+    * The policy stays the one the obligation was computed with, unless the municipality or the
+      award date changed: then the policy in force on the (new) award date applies. A policy
+      version entered later (even a backdated one) never changes an existing obligation.
+    * The PSO discount is judged by the certificate recorded at award (re-read only when the
+      contractor changed), which must still cover the whole, possibly changed, contract period.
+    * An agreed deviation stands; an extension granted by the adviser stands but never ends
+      before the natural deadline of the changed contract.
+    * A changed amount withdraws an earlier agreement (``agreed_at``/``agreed_by`` are cleared;
+      the change records what was withdrawn): the adviser agrees the new amount again.
+    * A changed counting window (award date or deadline) revalues the contributions.
+    """
+    obligation = (
+        Obligation.objects.select_for_update(of=("self",))
+        .select_related("policy")
+        .filter(contract=contract)
+        .first()
+    )
     if obligation is not None and obligation.status == Obligation.Status.SETTLED:
         raise ValidationError(_("The obligation is settled; the contract can no longer change."))
     if obligation is None:
@@ -293,11 +347,24 @@ def _recompute_obligation(contract: Contract, changed: dict, reason: str, acting
                 "contractor can no longer change."
             )
         )
-    preview = preview_obligation(contract, _deviation_of(obligation))
-    if preview.error:
-        raise ValidationError(preview.error)
-    comp = preview.computation
+    policy = obligation.policy
+    if "municipality_id" in changed or "award_date" in changed:
+        policy = policy_in_force(
+            municipality_id=contract.municipality_id, on_date=contract.award_date
+        )
+        if policy is None:
+            raise ValidationError(_no_policy_message(contract))
+    if "contractor_id" in changed:
+        for name, value in _pso_certificate_fields(contract.contractor).items():
+            setattr(obligation, name, value)
+    comp = _compute(
+        policy,
+        contract,
+        _deviation_of(obligation),
+        pso_level=_recorded_pso_level(obligation, contract),
+    )
     old_amount, old_deadline = obligation.amount, obligation.deadline
+    old_window_start = obligation.window_start
     if not comp.applies:
         # Below the threshold now: the obligation stays (it may have contributions) at zero,
         # with the change on record for the adviser to settle.
@@ -315,13 +382,32 @@ def _recompute_obligation(contract: Contract, changed: dict, reason: str, acting
         fields["deadline"] = max(extension, comp.deadline)
     for name, value in fields.items():
         setattr(obligation, name, value)
-    obligation.policy = preview.policy
+    policy_changed = policy.pk != obligation.policy_id
+    obligation.policy = policy
     if "municipality_id" in changed:
         from placements.services import rulebook_in_force
 
         obligation.rulebook = rulebook_in_force(
             municipality_id=contract.municipality_id, on_date=contract.award_date
         )
+    details = {
+        "changed_fields": {k: [str(a), str(b)] for k, (a, b) in changed.items()},
+        "explanation": list(comp.explanation),
+        "policy": {"id": policy.pk, "valid_from": policy.valid_from.isoformat()},
+        "policy_changed": policy_changed,
+        "pso_certificate": {
+            "level": obligation.pso_certificate_level,
+            "valid_from": _iso(obligation.pso_valid_from),
+            "valid_until": _iso(obligation.pso_valid_until),
+        },
+    }
+    if obligation.agreed_at is not None and obligation.amount != old_amount:
+        details["agreement_withdrawn"] = {
+            "agreed_at": obligation.agreed_at.isoformat(),
+            "agreed_by": obligation.agreed_by_id,
+        }
+        obligation.agreed_at = None
+        obligation.agreed_by = None
     obligation.full_clean()
     obligation.save()
     ObligationChange.objects.create(
@@ -332,12 +418,17 @@ def _recompute_obligation(contract: Contract, changed: dict, reason: str, acting
         old_deadline=old_deadline,
         new_deadline=obligation.deadline,
         reason=reason,
-        details={
-            "changed_fields": {k: [str(a), str(b)] for k, (a, b) in changed.items()},
-            "explanation": list(comp.explanation),
-        },
+        details=details,
         changed_by=acting_user,
     )
+    if (obligation.window_start, obligation.deadline) != (old_window_start, old_deadline):
+        from placements.revaluation import revalue_contributions
+
+        revalue_contributions(obligation=obligation, acting_user=acting_user, reason=reason)
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
 
 
 def _zero_computation(comp: ObligationComputation) -> ObligationComputation:
@@ -361,7 +452,12 @@ def create_missing_obligation(
 def agree_obligation(
     *, acting_user, obligation: Obligation, deviation: Deviation | None = None
 ) -> Obligation:
-    """The adviser agrees the obligation, optionally with a deviation (which needs a reason)."""
+    """The adviser agrees the obligation, optionally with a deviation (which needs a reason).
+
+    The deviation is computed with the obligation's own policy and the PSO certificate recorded
+    at award. An obligation without a rulebook gets the rulebook in force on the award date
+    (when one is published and nothing has been reported yet), recorded as its own change.
+    """
     obligation = (
         Obligation.objects.select_for_update()
         .select_related("contract__contractor", "contract")
@@ -374,12 +470,12 @@ def agree_obligation(
     if deviation is not None:
         if deviation.kind and not deviation.reason.strip():
             raise ValidationError({"deviation_reason": _("A deviation needs a recorded reason.")})
-        try:
-            comp = compute_obligation(
-                policy_terms(obligation.policy), contract_terms(obligation.contract), deviation
-            )
-        except ObligationInputError as exc:
-            raise ValidationError(str(exc)) from exc
+        comp = _compute(
+            obligation.policy,
+            obligation.contract,
+            deviation,
+            pso_level=_recorded_pso_level(obligation, obligation.contract),
+        )
         fields = _computed_fields(comp)
         fields.pop("deadline")
         for name, value in fields.items():
@@ -401,17 +497,115 @@ def agree_obligation(
         details={"explanation": obligation.explanation},
         changed_by=acting_user,
     )
+    if obligation.rulebook_id is None and not obligation.contributions.exists():
+        from placements.services import rulebook_in_force
+
+        rulebook = rulebook_in_force(
+            municipality_id=obligation.contract.municipality_id,
+            on_date=obligation.contract.award_date,
+        )
+        if rulebook is not None:
+            _set_rulebook(
+                obligation,
+                rulebook,
+                acting_user,
+                _("Rulebook in force on the award date, assigned when the obligation was agreed."),
+            )
     return obligation
 
 
+@transaction.atomic
+def assign_rulebook(
+    *, acting_user, obligation: Obligation, rulebook=None, reason: str = ""
+) -> Obligation:
+    """Freeze a rulebook on an obligation that has none yet (e.g. created before the first
+    rulebook was published) or whose rulebook has not been used.
+
+    The adviser's decision (``AGREE_OBLIGATION``). Default: the published rulebook in force for
+    the contract's municipality on the award date; an explicit ``rulebook`` must be published
+    and apply to that municipality. Refused on a settled obligation and once contributions have
+    been reported (their values were given by the current rulebook). Recorded as a change of
+    kind ``rulebook_assigned``.
+    """
+    from placements.models import Rulebook
+    from placements.services import rulebook_in_force
+
+    obligation = (
+        Obligation.objects.select_for_update(of=("self",))
+        .select_related("contract__municipality", "rulebook")
+        .get(pk=obligation.pk)
+    )
+    _require(can(acting_user, Action.AGREE_OBLIGATION, obligation))
+    if obligation.status == Obligation.Status.SETTLED:
+        raise ValidationError(_("A settled obligation cannot be changed."))
+    if obligation.contributions.exists():
+        raise ValidationError(
+            _(
+                "Contributions have been reported on this obligation; its rulebook can no "
+                "longer change."
+            )
+        )
+    contract = obligation.contract
+    if rulebook is None:
+        rulebook = rulebook_in_force(
+            municipality_id=contract.municipality_id, on_date=contract.award_date
+        )
+        if rulebook is None:
+            raise ValidationError(
+                _("No published rulebook of %(municipality)s is in force on %(date)s.")
+                % {"municipality": contract.municipality, "date": f"{contract.award_date:%d-%m-%Y}"}
+            )
+    elif not Rulebook.objects.filter(
+        pk=rulebook.pk,
+        status=Rulebook.Status.PUBLISHED,
+        municipalities=contract.municipality_id,
+    ).exists():
+        raise ValidationError(
+            {"rulebook": _("Choose a published rulebook that applies to this municipality.")}
+        )
+    if rulebook.pk == obligation.rulebook_id:
+        raise ValidationError({"rulebook": _("The obligation already uses this rulebook.")})
+    _set_rulebook(obligation, rulebook, acting_user, (reason or "").strip())
+    return obligation
+
+
+def _set_rulebook(obligation: Obligation, rulebook, acting_user, reason: str) -> None:
+    old = obligation.rulebook
+    obligation.rulebook = rulebook
+    obligation.save(update_fields=["rulebook", "updated_at"])
+    ObligationChange.objects.create(
+        obligation=obligation,
+        kind=ObligationChange.Kind.RULEBOOK_ASSIGNED,
+        old_amount=obligation.amount,
+        new_amount=obligation.amount,
+        reason=reason,
+        details={"old_rulebook": _rulebook_ref(old), "new_rulebook": _rulebook_ref(rulebook)},
+        changed_by=acting_user,
+    )
+
+
+def _rulebook_ref(rulebook) -> dict | None:
+    if rulebook is None:
+        return None
+    return {"id": rulebook.pk, "name": rulebook.name, "version": rulebook.version}
+
+
 def realised_amount(obligation: Obligation) -> Decimal:
+    """The approved value of ``obligation``, exact to the cent: the same figure (and the same
+    expression) as ``realised`` of ``contracts.selectors.with_progress``."""
     from placements.models import Contribution
 
-    total = Contribution.objects.filter(
-        obligation=obligation, status=Contribution.Status.APPROVED
-    ).aggregate(total=Sum("value"))["total"]
-    # SQLite returns decimal sums unquantized; amounts are always whole cents.
-    return (total or Decimal("0.00")).quantize(Decimal("0.01"))
+    return Contribution.objects.filter(
+        obligation=obligation, status__in=REALISED_STATUSES
+    ).aggregate(total=money_sum("value"))["total"]
+
+
+#: Decisions on a shortfall at the deadline: never before it.
+DECISIONS_AT_DEADLINE = (
+    Settlement.Decision.FINE,
+    Settlement.Decision.BUY_OUT,
+    Settlement.Decision.WAIVER,
+)
 
 
 @transaction.atomic
@@ -423,9 +617,22 @@ def settle_obligation(
     reason: str,
     amount: Decimal | None = None,
     new_deadline: date | None = None,
+    today: date | None = None,
 ) -> Settlement:
     """Record a settlement decision. Locks the obligation so two advisers settling at once
-    cannot both succeed; the database allows one final decision per obligation."""
+    cannot both succeed; the database allows one final decision per obligation.
+
+    Timing (``today`` defaults to the local date): a fine, buy-out or waiver decides a
+    shortfall at the deadline and is allowed only on or after it; *fulfilled* may come earlier,
+    but only when realised covers required; an extension is allowed any time.
+
+    Values: every contribution is first revalued as of ``today`` (an open-ended one counts up
+    to ``min(today, deadline)``), so realised is what has actually been performed; after an
+    extension they are revalued again in the longer window. Each revaluation that changes a
+    value is recorded in the change history.
+    """
+    from placements.revaluation import revalue_contributions
+
     obligation = (
         Obligation.objects.select_for_update().select_related("contract").get(pk=obligation.pk)
     )
@@ -434,28 +641,40 @@ def settle_obligation(
         raise ValidationError(_("This obligation has already been settled."))
     if not (reason or "").strip():
         raise ValidationError({"reason": _("A settlement decision needs a reason.")})
-    realised = realised_amount(obligation)
-    shortfall = max(obligation.amount - realised, Decimal("0.00"))
+    reason = reason.strip()
+    today = today or timezone.localdate()
     D = Settlement.Decision
     errors: dict[str, str] = {}
     if decision not in D.values:
         errors["decision"] = _("Unknown decision.")
-    if decision == D.FULFILLED and shortfall > 0:
-        errors["decision"] = _("There is a shortfall; the obligation is not fulfilled.")
+    elif decision in DECISIONS_AT_DEADLINE and today < obligation.deadline:
+        errors["decision"] = _(
+            "A fine, buy-out or waiver is decided at the deadline: not before %(deadline)s."
+        ) % {"deadline": f"{obligation.deadline:%d-%m-%Y}"}
     if decision == D.EXTENSION:
         if new_deadline is None:
             errors["new_deadline"] = _("An extension needs a new deadline.")
         elif new_deadline <= obligation.deadline:
             errors["new_deadline"] = _("The new deadline must be after the current deadline.")
+    if decision in (D.FINE, D.BUY_OUT) and amount is not None and amount < 0:
+        errors["amount"] = _("The amount cannot be negative.")
+    if errors:
+        raise ValidationError(errors)
+
+    revalue_contributions(
+        obligation=obligation, acting_user=acting_user, reason=reason, as_of=today
+    )
+    realised = realised_amount(obligation)
+    shortfall = max(obligation.amount - realised, Decimal("0.00"))
+    if decision == D.FULFILLED and shortfall > 0:
+        raise ValidationError(
+            {"decision": _("There is a shortfall; the obligation is not fulfilled.")}
+        )
     if decision in (D.FINE, D.BUY_OUT):
         if amount is None:
             amount = shortfall
-        if amount < 0:
-            errors["amount"] = _("The amount cannot be negative.")
     elif decision != D.EXTENSION:
         amount = Decimal("0.00")
-    if errors:
-        raise ValidationError(errors)
     settlement = Settlement(
         obligation=obligation,
         decision=decision,
@@ -464,7 +683,7 @@ def settle_obligation(
         shortfall=shortfall,
         amount=amount or Decimal("0.00"),
         new_deadline=new_deadline if decision == D.EXTENSION else None,
-        reason=reason.strip(),
+        reason=reason,
         decided_by=acting_user,
     )
     settlement.full_clean()
@@ -488,4 +707,9 @@ def settle_obligation(
         details={"decision": decision, "shortfall": str(shortfall), "amount": str(amount)},
         changed_by=acting_user,
     )
+    if decision == D.EXTENSION:
+        # The counting window is longer now: values clipped at the old deadline grow.
+        revalue_contributions(
+            obligation=obligation, acting_user=acting_user, reason=reason, as_of=today
+        )
     return settlement

@@ -9,11 +9,13 @@ with the engine's checks and never in a rulebook that an obligation uses.
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -298,6 +300,13 @@ class BonusAdmin(RulebookItemAdmin):
 # --- Candidates ------------------------------------------------------------------------------
 
 
+def _birth_year(candidate) -> str:
+    """A birth year as written ("1970"), never localized as a number ("1.970")."""
+    if candidate is None or candidate.birth_year is None:
+        return "–"
+    return str(candidate.birth_year)
+
+
 def _reportable_contractors(user):
     scope = get_scope(user)
     if scope.is_superuser:
@@ -325,6 +334,12 @@ class CandidateForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "birth_year" in self.fields:
+            # A year, not a quantity: never "1.970" (USE_THOUSAND_SEPARATOR is on).
+            field = self.fields["birth_year"]
+            field.localize = False
+            field.widget = forms.NumberInput(attrs={"min": 1900, "step": 1})
+            field.widget.is_localized = False
         if self.acting_user is not None and "contractor" in self.fields:
             self.fields["contractor"].queryset = _reportable_contractors(self.acting_user)
 
@@ -347,14 +362,14 @@ class CandidateAdmin(ScopedAdminMixin, admin.ModelAdmin):
     ``create_candidate`` (which generates the code and checks the details); a stored
     candidate is not edited here."""
 
-    visible_to = permissions.candidates_visible_to
+    visible_to = permissions.candidates_visible_to  # the contractor's own; advisers via use
     personal_data = True
     form = CandidateForm
     list_display = (
         "code",
         "contractor",
         "target_group",
-        "birth_year",
+        "birth_year_display",
         "eligibility_confirmed_at",
         "anonymised_at",
     )
@@ -363,11 +378,25 @@ class CandidateAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ("contractor",)
     readonly_fields = (
         "code",
+        "birth_year_display",
         "eligibility_confirmed_at",
         "eligibility_confirmed_by",
         "anonymised_at",
         "created_at",
     )
+
+    @admin.display(description=_("birth year"), ordering="birth_year")
+    def birth_year_display(self, obj) -> str:
+        return _birth_year(obj)
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and obj.pk:
+            # A stored candidate is shown read-only: the year unlocalized, not "1.970".
+            fields = ["birth_year_display" if n == "birth_year" else n for n in fields]
+        else:
+            fields = [n for n in fields if n != "birth_year_display"]
+        return fields
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.pk:
@@ -486,8 +515,30 @@ CONTRIBUTION_COMPUTED = (
 )
 
 
+# Parts of explanations stored before explanations were stripped of personal data: the
+# inputs line named the target group, years on benefit and birth year, and an age bonus the
+# age and birth year. A line with one of them is not shown to a user without personal data.
+_LEGACY_PERSONAL_DATA = re.compile(
+    r"\b(geboortejaar|birth year) \d|\b(uitkeringsjaren|years on benefit) \d"
+    r"|^(Invoer|Inputs): .*\b(doelgroep|target group) \S"
+    r"|\((?:.*, )?(doelgroep|target group) \S"
+    r"|\b(leeftijd|age) \d+ \("
+)
+
+
+def _public_explanation(lines) -> list[str]:
+    """The explanation for a user who may not see the candidate's personal data."""
+    withheld = _("(line with personal data withheld)")
+    return [withheld if _LEGACY_PERSONAL_DATA.search(line) else line for line in lines or ()]
+
+
 @admin.register(Contribution)
 class ContributionAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Contributions. A user with ``VIEW_PERSONAL_DATA`` on a contribution (the adviser of its
+    municipality) sees its candidate's details; anybody else who may see the contribution (a
+    council viewer, a procurement officer, an adviser of another municipality who is a
+    council viewer here) sees the pseudonymous code only, decided per object."""
+
     visible_to = permissions.contributions_visible_to
     change_action = Action.REVIEW_CONTRIBUTION
     form = ContributionForm
@@ -495,7 +546,7 @@ class ContributionAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "__str__",
         "obligation",
         "block",
-        "candidate",
+        "candidate_code",
         "status",
         "value",
         "start_date",
@@ -513,19 +564,45 @@ class ContributionAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "description",
         "delivered_by",
     )
-    list_select_related = ("obligation__contract", "candidate")
+    # Not the candidate: the changelist shows the code only and never loads the details.
+    list_select_related = ("obligation__contract",)
     date_hierarchy = "start_date"
     autocomplete_fields = ("obligation", "candidate")
     actions = ["approve_selected"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(candidate_code=F("candidate__code"))
+
+    def shows_personal_data(self, request, obj) -> bool:
+        """May this user see the candidate details of ``obj`` (a new one: the user picks)?"""
+        if obj is None or obj.pk is None:
+            return True
+        cache = request.__dict__.setdefault("_sroi_contribution_personal_data", {})
+        if obj.pk not in cache:
+            cache[obj.pk] = (
+                permissions.contributions_visible_to(request.user, action=Action.VIEW_PERSONAL_DATA)
+                .filter(pk=obj.pk)
+                .exists()
+            )
+        return cache[obj.pk]
+
     def get_fieldsets(self, request, obj=None):
-        inputs = [n for n in ("obligation", *services.CONTRIBUTION_INPUTS)]
+        personal = self.shows_personal_data(request, obj)
+        inputs = ["obligation"]
+        for name in services.CONTRIBUTION_INPUTS:
+            if name != "candidate":
+                inputs.append(name)
+            elif personal:
+                inputs += ["candidate", "candidate_details"] if obj is not None else ["candidate"]
+            else:
+                inputs.append("candidate_code")
+        explanation = "explanation" if personal else "public_explanation"
         review = ["review", "review_reason"] if obj is not None else []
         return (
             (None, {"fields": inputs}),
             (
                 _("Value (computed by the rulebook)"),
-                {"fields": ("value", "rule_code", "explanation")},
+                {"fields": ("value", "rule_code", explanation)},
             ),
             (
                 _("Review"),
@@ -545,16 +622,41 @@ class ContributionAdmin(ScopedAdminMixin, admin.ModelAdmin):
         )
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(CONTRIBUTION_COMPUTED)
+        fields = [*CONTRIBUTION_COMPUTED, "public_explanation", "candidate_code"]
         if obj is not None:
-            fields.append("obligation")
+            fields += ["obligation", "candidate_details"]
             if obj.status not in OPEN_STATUSES:
                 fields += list(services.CONTRIBUTION_INPUTS)
         return fields
 
+    @admin.display(description=_("candidate"), ordering="candidate__code")
+    def candidate_code(self, obj) -> str:
+        code = getattr(obj, "candidate_code", None)
+        if code is None and obj.candidate_id is not None:
+            code = Candidate.objects.filter(pk=obj.candidate_id).values_list("code", flat=True)
+            code = code.first()
+        return code or "–"
+
+    @admin.display(description=_("candidate details"))
+    def candidate_details(self, obj) -> str:
+        """Only in the fieldsets of a user who may see them (see ``get_fieldsets``)."""
+        candidate = obj.candidate
+        if candidate is None:
+            return "–"
+        details = [
+            candidate.initials or "–",
+            _birth_year(candidate),
+            candidate.get_target_group_display() or "–",
+        ]
+        return f"{candidate.code}: " + ", ".join(str(d) for d in details)
+
     @admin.display(description=_("explanation"))
     def explanation(self, obj):
         return _lines_html(obj.value_explanation)
+
+    @admin.display(description=_("explanation"))
+    def public_explanation(self, obj):
+        return _lines_html(_public_explanation(obj.value_explanation))
 
     def save_model(self, request, obj, form, change):
         contribution = form.run_services(request.user)

@@ -10,10 +10,12 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.core.signals import setting_changed
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
+from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils.functional import LazyObject, empty
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Block, RuleKind, TargetGroup
@@ -410,4 +412,20 @@ class Evidence(models.Model):
         ordering = ["uploaded_at"]
 
     def __str__(self) -> str:
-        return self.original_name
+        # Neutral on purpose: the uploaded file name often holds a person's name, and this text
+        # ends up in the audit trail (object_repr), admin messages and logs.
+        return gettext("Evidence %(number)s (%(kind)s)") % {
+            "number": self.pk or "–",
+            "kind": self.get_kind_display(),
+        }
+
+
+@receiver(post_delete, sender=Evidence)
+def _delete_evidence_file(sender, instance: Evidence, **kwargs) -> None:
+    """A deleted evidence row takes its stored file along, once the delete is committed (a
+    rolled-back delete keeps the file its row still points to)."""
+    name = instance.file.name
+    if not name:
+        return
+    storage = instance.file.storage
+    transaction.on_commit(lambda: storage.delete(name), using=kwargs.get("using"))

@@ -8,11 +8,19 @@ sees in the preview (:func:`value_of`) is exactly what is stored.
 
 Privacy: a candidate is a generated pseudonymous code plus initials, birth year and target
 group. No function here accepts a name or a BSN, and no error message repeats personal data.
+Free text (descriptions, subcontractor and enterprise names, review reasons, justifications)
+is refused when it holds a BSN-like number, and an uploaded file's name is never kept.
+
+Eligibility: the contractor reports a candidate's target group, but only the municipality's
+side (the SROI adviser) confirms it (:func:`confirm_eligibility`); a placement of a candidate
+whose eligibility is not confirmed cannot be approved, so its value never counts unconfirmed.
 """
 
 from __future__ import annotations
 
 import secrets
+import shutil
+import tempfile
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -41,7 +49,7 @@ from .rulebook_format import rulebook_from_dict, rulebook_to_dict
 from .rulebooks import store_engine_rulebook, to_engine
 from .validators import (
     contains_bsn_like_number,
-    sanitise_filename,
+    evidence_display_name,
     uploaded_size,
     validate_evidence_file,
     validate_initials,
@@ -50,6 +58,7 @@ from .validators import (
 __all__ = [
     "add_evidence",
     "approve_contribution",
+    "confirm_eligibility",
     "create_candidate",
     "create_rulebook_version",
     "delete_bonus",
@@ -233,6 +242,116 @@ def create_candidate(
     raise RuntimeError("Could not generate a unique candidate code.")
 
 
+def _may_confirm_eligibility(user, candidate: Candidate) -> bool:
+    """An SROI adviser (VIEW_PERSONAL_DATA through a municipality) who may see the candidate
+    (``sroi.permissions.candidates_visible_to``); superusers. Never a contractor's user, even
+    though they see their own candidates."""
+    scope = get_scope(user)
+    if scope.is_superuser:
+        return True
+    if scope.is_contractor or not scope.municipalities_for(Action.VIEW_PERSONAL_DATA):
+        return False
+    return permissions.candidates_visible_to(user).filter(pk=candidate.pk).exists()
+
+
+@transaction.atomic
+def confirm_eligibility(
+    *, acting_user, candidate: Candidate, target_group: str | None = None, note: str = ""
+) -> Candidate:
+    """The municipality's side confirms that ``candidate`` belongs to a target group.
+
+    Only an SROI adviser who may see the candidate (in practice: one of its contributions
+    counts in a municipality they serve) or a superuser confirms; the contractor never does.
+    ``target_group`` corrects the group the contractor reported (``None``: confirm it as
+    it is); ``note`` is the justification the group "other" needs (it replaces the stored
+    one; for any other group it is not kept).
+    A correction values the candidate's open (submitted or returned) contributions again, and
+    is refused once a contribution of the candidate has been approved with the old group.
+    Confirming again records the new moment and adviser.
+    """
+    _require(_may_confirm_eligibility(acting_user, candidate))
+    candidate = Candidate.objects.select_for_update().get(pk=candidate.pk)
+    if candidate.anonymised_at is not None:
+        raise ValidationError(
+            _("This candidate has been anonymised; eligibility can no longer be confirmed."),
+            code="anonymised",
+        )
+    group = candidate.target_group if target_group in (None, "") else target_group
+    errors: dict[str, Any] = {}
+    if group not in TargetGroup.values:
+        errors["target_group"] = _("Choose a valid target group.")
+    note = " ".join(str(note or "").split())
+    if contains_bsn_like_number(note):
+        errors["target_group_note"] = _(
+            "Do not enter a BSN or other identifying number in the justification."
+        )
+    elif group == TargetGroup.OTHER:
+        note = note or candidate.target_group_note
+        if not note:
+            errors["target_group_note"] = _("The target group 'other' needs a justification.")
+    if errors:
+        raise ValidationError(errors)
+    corrected = group != candidate.target_group
+    # Lock the candidate's contributions before looking at them, so an approval running at
+    # the same moment is either seen here or sees the corrected values.
+    contributions = list(
+        Contribution.objects.select_for_update(of=("self",))
+        .filter(candidate=candidate)
+        .order_by("pk")
+    )
+    if corrected and any(c.status == Contribution.Status.APPROVED for c in contributions):
+        raise ValidationError(
+            {
+                "target_group": _(
+                    "A contribution of this candidate has been approved with the current "
+                    "target group; the target group can no longer be corrected."
+                )
+            },
+            code="approved",
+        )
+    candidate.target_group = group
+    candidate.target_group_note = note if group == TargetGroup.OTHER else ""
+    candidate.eligibility_confirmed_at = timezone.now()
+    candidate.eligibility_confirmed_by = acting_user
+    candidate.full_clean()
+    candidate.save()
+    if corrected:
+        _revalue_open_contributions(candidate, contributions)
+    return candidate
+
+
+def _revalue_open_contributions(candidate: Candidate, contributions) -> None:
+    """Value the candidate's open contributions again after a corrected target group."""
+    for contribution in contributions:
+        if contribution.status not in (
+            Contribution.Status.SUBMITTED,
+            Contribution.Status.RETURNED,
+        ):
+            continue
+        obligation = _lock_obligation(contribution.obligation_id)
+        if obligation.status != Obligation.Status.OPEN:
+            continue
+        inputs = {name: getattr(contribution, name) for name in CONTRIBUTION_INPUTS}
+        inputs["candidate"] = candidate
+        try:
+            result = value_of(obligation=obligation, **inputs)
+        except ValidationError as exc:
+            raise ValidationError(
+                {
+                    "target_group": _(
+                        "With this target group a reported contribution of this candidate "
+                        "cannot be valued (%(error)s). Return or reject it first."
+                    )
+                    % {"error": " ".join(exc.messages)}
+                },
+                code="revalue",
+            ) from exc
+        contribution.candidate = candidate
+        _store_valuation(contribution, result)
+        contribution.full_clean()
+        contribution.save()
+
+
 # --- Valuation of contributions --------------------------------------------------------------
 
 VALUATION_INPUTS = (
@@ -314,12 +433,21 @@ def _check_valuation_inputs(obligation: Obligation, data: dict) -> None:
         raise ValidationError(errors)
 
 
+def _bsn_error() -> str:
+    return _("Do not enter a BSN or other identifying number here.")
+
+
 def _check_reporting_inputs(data: dict) -> None:
-    """What a stored contribution needs beyond what its value needs."""
+    """What a stored contribution needs beyond what its value needs. Its free text never
+    holds a BSN-like number (a description is no place for personal data)."""
+    errors: dict[str, Any] = {}
     if data["block"] == Block.SOCIAL_PURCHASE and not data["social_enterprise"]:
-        raise ValidationError(
-            {"social_enterprise": _("Name the social enterprise the purchase was made from.")}
-        )
+        errors["social_enterprise"] = _("Name the social enterprise the purchase was made from.")
+    for name in DESCRIPTIVE_INPUTS:
+        if name not in errors and contains_bsn_like_number(data[name]):
+            errors[name] = _bsn_error()
+    if errors:
+        raise ValidationError(errors)
 
 
 def _engine_rulebook(obligation: Obligation) -> valuation.Rulebook:
@@ -492,6 +620,10 @@ def _review(acting_user, contribution: Contribution, status: str, reason: str) -
     reason = (reason or "").strip()
     if status != Contribution.Status.APPROVED and not reason:
         raise ValidationError({"reason": _("Give a reason.")}, code="required")
+    if contains_bsn_like_number(reason):
+        raise ValidationError({"reason": _bsn_error()}, code="bsn")
+    if status == Contribution.Status.APPROVED:
+        _require_confirmed_eligibility(contribution)
     contribution.status = status
     contribution.status_reason = reason
     contribution.reviewed_by = acting_user
@@ -501,10 +633,31 @@ def _review(acting_user, contribution: Contribution, status: str, reason: str) -
     return contribution
 
 
+def _require_confirmed_eligibility(contribution: Contribution) -> None:
+    """A placement (job, work-experience place, internship, BBL) counts only for a candidate
+    whose eligibility the municipality's side has confirmed."""
+    if contribution.block not in PERSON_BLOCKS:
+        return
+    candidate = contribution.candidate
+    if candidate is None or candidate.eligibility_confirmed_at is None:
+        raise ValidationError(
+            {
+                "candidate": ValidationError(
+                    _(
+                        "The candidate's eligibility (target group) has not been confirmed "
+                        "yet. Confirm it first; only then can this placement be approved."
+                    ),
+                    code="eligibility_not_confirmed",
+                )
+            }
+        )
+
+
 @transaction.atomic
 def approve_contribution(*, acting_user, contribution: Contribution) -> Contribution:
     """Approve a submitted contribution: its value now counts as realised. The row lock makes
-    a second, simultaneous approval fail instead of counting twice."""
+    a second, simultaneous approval fail instead of counting twice. A placement needs a
+    candidate whose eligibility is confirmed (:func:`confirm_eligibility`)."""
     return _review(acting_user, contribution, Contribution.Status.APPROVED, "")
 
 
@@ -522,9 +675,54 @@ def return_contribution(*, acting_user, contribution: Contribution, reason: str)
 # --- Evidence --------------------------------------------------------------------------------
 
 
+# Uploads up to this size wait for the commit in memory, larger ones in a temporary file.
+EVIDENCE_SPOOL_BYTES = 1024 * 1024
+
+
+def _spool(uploaded_file) -> tempfile.SpooledTemporaryFile:
+    """A private copy of the upload that lives until the transaction ends (the caller may
+    close its file before that). Deleted when closed or garbage collected."""
+    spool = tempfile.SpooledTemporaryFile(max_size=EVIDENCE_SPOOL_BYTES)
+    try:
+        if hasattr(uploaded_file, "chunks"):
+            for chunk in uploaded_file.chunks():
+                spool.write(chunk)
+        else:
+            uploaded_file.seek(0)
+            shutil.copyfileobj(uploaded_file, spool)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+def _write_evidence_file(evidence_pk: int, name: str, spool) -> None:
+    """After the commit: write the evidence's content to private storage. Should that fail,
+    the evidence row goes too (it would point to nothing) and the error is logged."""
+    storage = Evidence._meta.get_field("file").storage
+    try:
+        with spool:
+            stored = storage.save(name, File(spool, name=name))
+    except Exception:
+        Evidence.objects.filter(pk=evidence_pk).delete()
+        raise
+    if stored != name:
+        Evidence.objects.filter(pk=evidence_pk).update(file=stored)
+
+
 @transaction.atomic
 def add_evidence(*, acting_user, contribution: Contribution, uploaded_file, kind: str) -> Evidence:
-    """Attach a PDF, PNG or JPEG (judged by content) to a contribution that is still open."""
+    """Attach a PDF, PNG or JPEG (judged by content) to a contribution that is still open.
+
+    The uploaded file name is not kept: the evidence is named after its kind, the upload date
+    and the detected type (``arbeidsovereenkomst-2026-11-26.pdf``), and stored under a random
+    path. The content is written to private storage only once the outermost transaction
+    commits (``transaction.on_commit``): when this function, the caller's transaction or a
+    savepoint around it (the admin's dry run) rolls back, no file is ever written, so none is
+    left behind. The obligation is locked like in every other write, so evidence cannot be
+    attached while the obligation is being settled.
+    """
     contribution = _lock_contribution(contribution)
     _require(
         can(acting_user, Action.REPORT_CONTRIBUTION, contribution)
@@ -535,28 +733,27 @@ def add_evidence(*, acting_user, contribution: Contribution, uploaded_file, kind
             _("Evidence cannot be added to an approved or rejected contribution."),
             code="locked",
         )
-    _require_open(contribution.obligation)
+    _require_open(_lock_obligation(contribution.obligation_id))
     file_type = validate_evidence_file(uploaded_file, max_bytes=settings.EVIDENCE_MAX_BYTES)
-    original_name = sanitise_filename(getattr(uploaded_file, "name", ""), file_type)
     evidence = Evidence(
         contribution=contribution,
         kind=kind,
-        original_name=original_name,
+        original_name=evidence_display_name(kind, file_type, timezone.localdate()),
         content_type=file_type.content_type,
         size=uploaded_size(uploaded_file),
         uploaded_by=acting_user,
     )
-    evidence.full_clean(exclude=["file"])
-    uploaded_file.seek(0)
-    content = uploaded_file if isinstance(uploaded_file, File) else File(uploaded_file)
-    # The stored path is a random name (``evidence_upload_to``), never the uploaded name.
-    evidence.file.save(original_name, content, save=False)
-    try:
-        evidence.full_clean()
-        evidence.save()
-    except Exception:
-        evidence.file.delete(save=False)
-        raise
+    # The stored path is a random name (``evidence_upload_to``); the content follows on commit.
+    evidence.file = evidence.file.field.generate_filename(evidence, evidence.original_name)
+    evidence.full_clean()
+    evidence.save()
+    spool = _spool(uploaded_file)
+    pk, name = evidence.pk, evidence.file.name
+
+    def write_evidence_file() -> None:  # a named function: Django logs its __qualname__
+        _write_evidence_file(pk, name, spool)
+
+    transaction.on_commit(write_evidence_file, robust=True)
     return evidence
 
 

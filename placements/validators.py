@@ -1,11 +1,14 @@
-"""Checks on uploaded evidence and on candidate details.
+"""Checks on uploaded evidence, on candidate details and on free text.
 
 Evidence is judged by its content, never by its name or the content type the browser sends:
 the first bytes must carry the signature of one of the allowed types (PDF, PNG, JPEG). The
-original name is kept only for display and download, after sanitising: no directories, no
-control or bidirectional-override characters, a bounded length and an extension that matches
-the detected type (so ``invoice.pdf.exe`` or ``photo.png`` holding a PDF can never be served
-under a misleading name).
+uploaded file name is not kept at all (people name files after the person: "contract Jan
+Jansen 123456782.pdf"): the evidence is shown and downloaded under a neutral name made of its
+kind, the upload date and the extension of the detected type
+(:func:`evidence_display_name`, e.g. ``arbeidsovereenkomst-2026-11-26.pdf``).
+
+Free text (descriptions, reasons, justifications) is refused when it holds a number that may
+be a BSN (:func:`contains_bsn_like_number`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -36,10 +40,14 @@ JPEG = FileType("image/jpeg", (".jpg", ".jpeg"), b"\xff\xd8\xff")
 ALLOWED_TYPES: tuple[FileType, ...] = (PDF, PNG, JPEG)
 SIGNATURE_BYTES = max(len(t.signature) for t in ALLOWED_TYPES)
 
-MAX_NAME_LENGTH = 100
-DEFAULT_STEM = "evidence"
-# Characters that are unsafe or confusing in a download name on some platform.
-_UNSAFE_NAME_CHARS = re.compile(r'[<>:"/\\|?*;]')
+# Display-name stems per evidence kind (``Evidence.Kind`` values); Dutch, like the records.
+EVIDENCE_NAME_STEMS = {
+    "employment_contract": "arbeidsovereenkomst",
+    "internship_agreement": "stageovereenkomst",
+    "invoice": "factuur",
+    "other": "bewijsstuk",
+}
+DEFAULT_STEM = "bewijsstuk"
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -94,37 +102,26 @@ def validate_evidence_file(uploaded_file, *, max_bytes: int) -> FileType:
     return file_type
 
 
-def sanitise_filename(name: str | None, file_type: FileType) -> str:
-    """A safe display name: base name only, no control characters, bounded length, and an
-    extension that matches ``file_type``."""
-    name = unicodedata.normalize("NFC", str(name or ""))
-    # Strip any directory part, whichever separator the client used.
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    # Drop control, format (e.g. U+202E right-to-left override) and other invisible characters.
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    name = _UNSAFE_NAME_CHARS.sub("_", name)
-    name = _WHITESPACE.sub(" ", name).strip(" .")
-    stem, ext = os.path.splitext(name)
-    if ext.lower() in file_type.extensions:
-        ext = ext.lower()
-    else:
-        # A wrong, missing or double extension ("invoice.pdf.exe"): the name never keeps an
-        # extension the content does not have.
-        inner_stem, inner_ext = os.path.splitext(stem)
-        if inner_ext.lower() in file_type.extensions:
-            stem, ext = inner_stem, inner_ext.lower()
-        else:
-            ext = file_type.extension
-    stem = stem.strip(" .") or DEFAULT_STEM
-    stem = stem[: MAX_NAME_LENGTH - len(ext)].rstrip(" .") or DEFAULT_STEM
-    return f"{stem}{ext}"
+def evidence_display_name(kind: str, file_type: FileType, on_date: date) -> str:
+    """The name evidence is shown and downloaded under: kind, upload date and the canonical
+    extension of the detected type, e.g. ``arbeidsovereenkomst-2026-11-26.pdf``. Nothing of
+    the uploaded name survives, so no name or number of a person can end up in it."""
+    stem = EVIDENCE_NAME_STEMS.get(str(kind or ""), DEFAULT_STEM)
+    return f"{stem}-{on_date:%Y-%m-%d}{file_type.extension}"
 
 
 # --- Candidates ------------------------------------------------------------------------------
 
 _INITIALS = re.compile(r"^[^\W\d_]+(?:[. ]+[^\W\d_]+)*\.?$")
-# Nine digits in a row (optionally separated by dots, spaces or dashes) look like a BSN.
-_BSN_LIKE = re.compile(r"(?<!\d)\d(?:[ .-]?\d){7,8}(?!\d)")
+# Groups of digits joined by short runs of spaces, dots, dashes, slashes or underscores:
+# "123456782", "1234.56.782", "123 45 6782", "1234 - 56 - 782".
+_DIGIT_RUN = re.compile(r"\d+(?:[\s./_-]{1,3}\d+)*")
+_DIGIT_GROUP = re.compile(r"\d+")
+# A calendar date is not a BSN: 01-03-2026, 1.3.2026, 01/03/2026, 2026-03-01.
+_DATE = re.compile(
+    r"(?<!\d)(?:(?P<d>\d{1,2})(?P<s>[./-])(?P<m>\d{1,2})(?P=s)(?P<y>\d{4})"
+    r"|(?P<y2>\d{4})(?P<s2>[./-])(?P<m2>\d{1,2})(?P=s2)(?P<d2>\d{1,2}))(?!\d)"
+)
 
 
 def validate_initials(value: str) -> str:
@@ -144,6 +141,34 @@ def validate_initials(value: str) -> str:
     return value
 
 
+def _mask_date(match: re.Match) -> str:
+    if match["d"]:
+        day, month, year = match["d"], match["m"], match["y"]
+    else:
+        day, month, year = match["d2"], match["m2"], match["y2"]
+    if 1 <= int(day) <= 31 and 1 <= int(month) <= 12 and 1900 <= int(year) <= 2099:
+        return " ~ "
+    return match.group()
+
+
 def contains_bsn_like_number(text: str) -> bool:
-    """True when ``text`` holds 8 or 9 digits in a row: never store what may be a BSN."""
-    return bool(_BSN_LIKE.search(text or ""))
+    """True when ``text`` holds 8 or 9 digits that may form a BSN: in a row, or in groups
+    separated by spaces, dots, dashes, slashes or underscores ("1234.56.782"). Calendar dates
+    ("01-03-2026", also in a range "01-03-2026 - 31-12-2026") are allowed; longer digit
+    strings (10+ digits in a row: phone or account numbers) are not BSN-like. Never store
+    what may be a BSN."""
+    text = unicodedata.normalize("NFKC", str(text or ""))
+    # Invisible characters between digits must not hide a number.
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    text = _DATE.sub(_mask_date, text)
+    for run in _DIGIT_RUN.finditer(text):
+        lengths = [len(group) for group in _DIGIT_GROUP.findall(run.group())]
+        for first in range(len(lengths)):
+            digits = 0
+            for length in lengths[first:]:
+                digits += length
+                if digits > 9:
+                    break
+                if digits >= 8:
+                    return True
+    return False

@@ -3,7 +3,13 @@
 Roles are handed out as memberships, always through ``sroi.services.grant_role`` /
 ``revoke_role`` (also from the membership inline), so the role group and ``is_staff`` follow
 automatically. Groups, ``is_staff`` and ``is_superuser`` are read-only for everybody but
-superusers: a functional administrator cannot raise anybody's (or their own) rights by hand.
+superusers: a functional administrator cannot raise anybody's (or their own) rights by hand,
+and their own memberships are read-only to them.
+
+A functional administrator reaches only the users of ``sroi.selectors.user_list`` (their own
+municipalities' staff, portal users of contractors working there, and new accounts): the
+changelist, the change page and the password change page (``/admin/sroi/user/<id>/password/``)
+all look the user up through the scoped ``get_queryset``, so anybody else "does not exist".
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.utils.translation import gettext_lazy as _
 
 from . import selectors, services
-from .admin_scoping import ScopedAdminMixin, ScopedInlineMixin
+from .admin_scoping import ScopedAdminMixin, ScopedInlineMixin, validate_with_service
 from .models import Membership, Organisation, User
 from .permissions import Action, get_scope
 
@@ -24,7 +30,11 @@ from .permissions import Action, get_scope
 
 class MembershipForm(forms.ModelForm):
     """An existing membership's user, organisation and role are fixed (deactivate it and add
-    a new one instead), so history stays truthful."""
+    a new one instead), so history stays truthful. ``clean()`` runs ``grant_role`` /
+    ``revoke_role`` in a rolled-back savepoint, so the service's refusals (one's own roles, an
+    ADVISER or FUNCTIONAL_ADMIN role outside one's scope) show on the form."""
+
+    acting_user = None
 
     class Meta:
         model = Membership
@@ -36,6 +46,14 @@ class MembershipForm(forms.ModelForm):
             for name in ("user", "organisation", "role"):
                 if name in self.fields:
                     self.fields[name].disabled = True
+            # The fixed values must stay valid choices even when the (scoped) choices no
+            # longer hold them, e.g. an inactive organisation.
+            for name in ("user", "organisation"):
+                field = self.fields.get(name)
+                if field is not None and hasattr(field, "queryset"):
+                    model = field.queryset.model
+                    keep = getattr(self.instance, f"{name}_id")
+                    field.queryset = field.queryset | model.objects.filter(pk=keep)
 
     def clean(self):
         cleaned = super().clean()
@@ -44,6 +62,29 @@ class MembershipForm(forms.ModelForm):
             raise forms.ValidationError(
                 _("A contractor's portal user cannot hold a staff role as well.")
             )
+        acting_user = self.acting_user
+        if acting_user is None or user is None or self.errors or not self.has_changed():
+            return cleaned
+        if user.pk == acting_user.pk:
+            raise forms.ValidationError(
+                _("You cannot change your own roles; ask another administrator.")
+            )
+        organisation = cleaned.get("organisation") or getattr(self.instance, "organisation", None)
+        role = cleaned.get("role") or self.instance.role
+        if organisation is None or not role:
+            return cleaned
+        # A fresh copy: the dry run must not touch the user object the admin saves later.
+        target = type(user).objects.get(pk=user.pk) if user.pk else user
+        validate_with_service(
+            self,
+            lambda: _apply_membership(
+                acting_user,
+                user=target,
+                organisation=organisation,
+                role=role,
+                is_active=cleaned.get("is_active", True),
+            ),
+        )
         return cleaned
 
 
@@ -53,14 +94,22 @@ def _is_contractor_user(user) -> bool:
     return user.pk is not None and ContractorUser.objects.filter(user=user).exists()
 
 
-def _apply_membership(request, *, user, organisation, role, is_active) -> Membership | None:
+def _apply_membership(acting_user, *, user, organisation, role, is_active) -> Membership | None:
     if is_active:
         return services.grant_role(
-            acting_user=request.user, user=user, organisation=organisation, role=role
+            acting_user=acting_user, user=user, organisation=organisation, role=role
         )
     return services.revoke_role(
-        acting_user=request.user, user=user, organisation=organisation, role=role
+        acting_user=acting_user, user=user, organisation=organisation, role=role
     )
+
+
+def memberships_managed_by(user, qs):
+    """Membership rows of a user's page: superusers see all, a functional administrator only
+    those in organisations they manage (not the user's roles elsewhere)."""
+    if get_scope(user).is_superuser:
+        return qs
+    return qs.filter(organisation__in=selectors.manageable_organisations(user=user).values("pk"))
 
 
 def _limit_organisations(request, formfield):
@@ -77,7 +126,18 @@ class MembershipInline(ScopedInlineMixin, admin.TabularInline):
     fields = ("organisation", "role", "is_active", "created_at")
     readonly_fields = ("created_at",)
     extra = 0
-    visible_to = None
+    visible_to = memberships_managed_by
+
+    @staticmethod
+    def _is_own_page(request, obj) -> bool:
+        return obj is not None and obj.pk is not None and obj.pk == request.user.pk
+
+    def has_add_permission(self, request, obj=None):
+        # Nobody changes their own roles: on one's own page the memberships are read-only.
+        return not self._is_own_page(request, obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not self._is_own_page(request, obj) and super().has_change_permission(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -86,6 +146,8 @@ class MembershipInline(ScopedInlineMixin, admin.TabularInline):
         return formfield
 
     def get_formset(self, request, obj=None, **kwargs):
+        form = kwargs.get("form", self.form)
+        kwargs["form"] = type(form.__name__, (form,), {"acting_user": request.user})
         formset = super().get_formset(request, obj, **kwargs)
         parent = obj
 
@@ -177,7 +239,7 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
             data = inline_form.cleaned_data
             instance = inline_form.instance
             _apply_membership(
-                request,
+                request.user,
                 user=user,
                 organisation=instance.organisation if instance.pk else data["organisation"],
                 role=instance.role if instance.pk else data["role"],
@@ -209,7 +271,11 @@ class MembershipAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return qs.filter(pk__in=selectors.membership_list(user=request.user).values("pk"))
 
     def in_scope(self, request, obj, action):
-        if obj is None or obj.pk is None or request.user.is_superuser:
+        if obj is None or obj.pk is None:
+            return True
+        if action != Action.VIEW and obj.user_id == request.user.pk:
+            return False  # one's own roles are read-only, superusers included
+        if request.user.is_superuser:
             return True
         if action == Action.VIEW:
             return self.get_queryset(request).filter(pk=obj.pk).exists()
@@ -220,14 +286,14 @@ class MembershipAdmin(ScopedAdminMixin, admin.ModelAdmin):
         if db_field.name == "organisation":
             return _limit_organisations(request, formfield)
         if db_field.name == "user" and formfield is not None:
-            formfield.queryset = selectors.user_list(user=request.user)
+            formfield.queryset = selectors.manageable_users(user=request.user)
         return formfield
 
     def save_model(self, request, obj, form, change):
         # The form limits users and organisations to those the acting user manages and
         # rejects contractor users, so the service's checks pass here.
         membership = _apply_membership(
-            request,
+            request.user,
             user=obj.user,
             organisation=obj.organisation,
             role=obj.role,

@@ -1,11 +1,35 @@
 """The audit trail: every create, change and delete of the models below is recorded by
 django-auditlog with who (from the request), when, and the old and new values.
 
-Registered once, from ``SroiConfig.ready``. Candidate details are masked in the log entries so
-the audit trail does not become a second copy of personal data.
+Registered once, from ``SroiConfig.ready``.
+
+Privacy (AVG): the audit trail must not become a second copy of personal data, so nothing
+that identifies or describes a person is copied into a log entry's ``changes`` or
+``object_repr``:
+
+* a candidate's details (initials, birth year, target group, years on benefit, the note on
+  target group "other") are left out entirely (not masked: auditlog's mask keeps half of a
+  value). Its entries record *that* the candidate was created, changed or deleted, under its
+  pseudonymous code (``Candidate.__str__``), with the non-personal fields (code, contractor,
+  eligibility confirmation, anonymisation);
+* a contribution's ``value_explanation`` is left out (it is derived from the inputs, which are
+  logged, and older explanations named candidate details);
+* evidence is logged without its uploaded file name (which often holds a person's name);
+  ``Evidence.__str__`` is neutral (number and kind).
+
+An update that changes only left-out fields writes no entry (auditlog logs changed fields).
 """
 
 from auditlog.registry import auditlog
+
+#: Candidate fields never written to the audit trail.
+CANDIDATE_PERSONAL_FIELDS = (
+    "initials",
+    "birth_year",
+    "target_group",
+    "years_on_benefit",
+    "target_group_note",
+)
 
 
 def register_audited_models() -> None:
@@ -37,9 +61,9 @@ def register_audited_models() -> None:
         Settlement,
         Rule,
         Bonus,
-        Contribution,
-        Evidence,
     ):
         auditlog.register(model)
     auditlog.register(Rulebook, m2m_fields={"municipalities"})
-    auditlog.register(Candidate, mask_fields=["initials", "birth_year"])
+    auditlog.register(Candidate, exclude_fields=list(CANDIDATE_PERSONAL_FIELDS))
+    auditlog.register(Contribution, exclude_fields=["value_explanation"])
+    auditlog.register(Evidence, exclude_fields=["original_name"])

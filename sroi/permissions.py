@@ -13,7 +13,8 @@ Scope rules
 * Superusers see everything (operators only; never handed out to staff).
 * Personal data of candidates (initials, birth year, target group) is visible only to advisers
   and to the contractor that reported them. Other roles see contributions with the
-  pseudonymous code only, through reports.
+  pseudonymous code only, through reports. An adviser reaches a candidate through the
+  candidate's contributions in the adviser's municipalities (:func:`candidates_visible_to`).
 """
 
 from __future__ import annotations
@@ -216,8 +217,14 @@ def evidence_visible_to(user, qs: QuerySet | None = None):
 
 
 def candidates_visible_to(user, qs: QuerySet | None = None):
-    """Candidates (personal data): advisers of a municipality where the contractor works, and
-    the contractor that reported them."""
+    """Candidates (personal data), scoped through use.
+
+    * the contractor that registered them sees all their own candidates;
+    * an adviser (a role with ``VIEW_PERSONAL_DATA``) sees a candidate only when one of the
+      candidate's contributions counts towards a contract of a municipality they serve for
+      that action; that the candidate's employer also works there is not enough;
+    * a candidate without contributions is visible only to its contractor (and superusers).
+    """
     from placements.models import Candidate
 
     qs = Candidate.objects.all() if qs is None else qs
@@ -227,10 +234,14 @@ def candidates_visible_to(user, qs: QuerySet | None = None):
     q = Q(pk__in=[])
     munis = scope.municipalities_for(Action.VIEW_PERSONAL_DATA)
     if munis:
-        q |= Q(contractor__contracts__municipality_id__in=munis)
+        q |= Q(
+            pk__in=Candidate.objects.filter(
+                contributions__obligation__contract__municipality_id__in=munis
+            ).values("pk")
+        )
     if scope.contractor_id is not None:
         q |= Q(contractor_id=scope.contractor_id)
-    return qs.filter(q).distinct()
+    return qs.filter(q)
 
 
 def contractors_visible_to(user, qs: QuerySet | None = None):
@@ -287,18 +298,42 @@ def rulebooks_visible_to(user, qs: QuerySet | None = None, action: Action = Acti
 
 
 def can(user, action: Action, obj) -> bool:
-    """May ``user`` perform ``action`` on ``obj``? Decided from already-loaded attributes."""
+    """May ``user`` perform ``action`` on ``obj``? Decided from already-loaded attributes,
+    except for a candidate, which is decided with one query (see :func:`candidates_visible_to`)."""
     scope = get_scope(user)
     if scope.is_empty:
         return False
     if scope.is_superuser:
         return True
+    if _is_candidate(obj):
+        return _can_on_candidate(user, scope, action, obj)
     municipality_id, contractor_id = _ownership(obj)
     if municipality_id is not None and municipality_id in scope.municipalities_for(action):
         return True
     return (
         contractor_id is not None
         and contractor_id == scope.contractor_id
+        and action in CONTRACTOR_ACTIONS
+    )
+
+
+def _is_candidate(obj) -> bool:
+    from placements.models import Candidate
+
+    return isinstance(obj, Candidate)
+
+
+def _can_on_candidate(user, scope: Scope, action: Action, candidate) -> bool:
+    """A candidate belongs to no single municipality: it is reached through its contributions
+    (see :func:`candidates_visible_to`). Seeing it (``VIEW`` / ``VIEW_PERSONAL_DATA``) follows
+    that rule (one query); any other action is for the owning contractor only."""
+    if candidate.pk is None:
+        return False
+    if action in (Action.VIEW, Action.VIEW_PERSONAL_DATA):
+        return candidates_visible_to(user).filter(pk=candidate.pk).exists()
+    return (
+        scope.contractor_id is not None
+        and candidate.contractor_id == scope.contractor_id
         and action in CONTRACTOR_ACTIONS
     )
 
@@ -326,7 +361,7 @@ def _ownership(obj) -> tuple[int | None, int | None]:
     if isinstance(obj, SroiPolicy):
         return obj.municipality_id, None
     if isinstance(obj, Candidate):
-        return None, obj.contractor_id
+        return None, obj.contractor_id  # for :func:`can`, see _can_on_candidate
     if isinstance(obj, Contractor):
         return None, obj.pk
     if isinstance(obj, Organisation) and obj.is_municipality:

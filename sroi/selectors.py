@@ -104,16 +104,12 @@ def manageable_users(*, user) -> QuerySet[User]:
     )
     linked = ContractorUser.objects.values("user_id")
     linked_in_scope = ContractorUser.objects.filter(contractor__in=contractors).values("user_id")
-    linked_elsewhere = ContractorUser.objects.exclude(contractor__in=contractors).values(
-        "user_id"
-    )
+    linked_elsewhere = ContractorUser.objects.exclude(contractor__in=contractors).values("user_id")
     new_account = ~Q(pk__in=Membership.objects.values("user_id")) & ~Q(pk__in=linked)
     return User.objects.filter(
         Q(pk__in=member_in_scope) | Q(pk__in=linked_in_scope) | new_account,
         is_superuser=False,
-    ).exclude(
-        Q(pk=user.pk) | Q(pk__in=active_elsewhere) | Q(pk__in=linked_elsewhere)
-    )
+    ).exclude(Q(pk=user.pk) | Q(pk__in=active_elsewhere) | Q(pk__in=linked_elsewhere))
 
 
 def user_list(*, user) -> QuerySet[User]:

@@ -163,7 +163,14 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
-CELERY_BEAT_SCHEDULE: dict = {}  # the whole periodic schedule lives here
+CELERY_BEAT_SCHEDULE: dict = {  # the whole periodic schedule lives here
+    # Daily: e-mail each enabled quarterly report schedule's last ended quarter, once per period
+    # (idempotent; a second run the same day sends nothing).
+    "reporting-send-due-reports": {
+        "task": "reporting.tasks.send_due_reports",
+        "schedule": 24 * 60 * 60,
+    },
+}
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -189,6 +196,12 @@ LOGGING = {
 
 # SROI domain settings
 SROI_CANDIDATE_CODE_PREFIX = env.str("SROI_CANDIDATE_CODE_PREFIX", default="K")
+
+# Council reports (reporting app)
+# A generated workbook stays in memory up to this size, then spills to a temporary file.
+REPORT_SPOOL_MAX_BYTES = env.int("REPORT_SPOOL_MAX_BYTES", default=16 * 1024 * 1024)
+# Sender of the scheduled report e-mails.
+REPORT_FROM_EMAIL = env.str("REPORT_FROM_EMAIL", default=DEFAULT_FROM_EMAIL)
 
 if SROI_ENV == "test":
     # Fast hashing in tests only.

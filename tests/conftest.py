@@ -47,6 +47,8 @@ class World:
     contractor_a_user: object
     contractor_b_user: object
     outsider: object  # logged in, no membership at all
+    adviser_katwijk: object  # ADVISER membership in Katwijk itself only
+    mixed_user: object  # ADVISER in Katwijk + COUNCIL_VIEWER in Noordwijk
 
 
 @pytest.fixture
@@ -81,4 +83,14 @@ def world(db) -> World:
         contractor_a_user=f.ContractorUserFactory(contractor=contractor_a).user,
         contractor_b_user=f.ContractorUserFactory(contractor=contractor_b).user,
         outsider=f.UserFactory(email="buitenstaander@example.nl"),
+        adviser_katwijk=member("adviseur.katwijk@example.nl", katwijk, Role.ADVISER),
+        mixed_user=_mixed_user(member, katwijk, noordwijk),
     )
+
+
+def _mixed_user(member, katwijk, noordwijk):
+    """An adviser of Katwijk who is also a council viewer of Noordwijk: two roles whose scopes
+    must not mix."""
+    user = member("adviseur.raad@example.nl", katwijk, Role.ADVISER)
+    f.MembershipFactory(user=user, organisation=noordwijk, role=Role.COUNCIL_VIEWER)
+    return user

@@ -1,6 +1,6 @@
 """factory_boy factories with traits, shared by all tests. No database dumps."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import factory
@@ -218,6 +218,14 @@ class CandidateFactory(DjangoModelFactory):
     birth_year = 1985
     target_group = "participatiewet"
     years_on_benefit = Decimal("3.0")
+
+    class Params:
+        # Eligibility confirmed by the municipality's side: placements can be approved.
+        confirmed = factory.Trait(
+            eligibility_confirmed_at=factory.LazyFunction(
+                lambda: datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+            )
+        )
 
 
 class ContributionFactory(DjangoModelFactory):

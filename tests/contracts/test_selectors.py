@@ -297,3 +297,50 @@ def test_contract_list_query_budget_is_constant(world, django_assert_num_queries
     with django_assert_num_queries(small):
         rows_large = render_contracts(adviser)
     assert len(rows_large) == 3 + 1 + 27 + 5
+
+
+# --- Exact cents -----------------------------------------------------------------------------
+
+
+def cents_exact(value) -> bool:
+    return isinstance(value, Decimal) and value.as_tuple().exponent == -2
+
+
+def test_with_progress_returns_exact_cents(data):
+    S = Contribution.Status
+    n1, n2 = data["obligations"]["n1"], data["obligations"]["n2"]
+    contribute(n1, "46684.93", S.APPROVED)
+    # 0.10 + 0.20 is not 0.30 in floating point
+    contribute(n1, "0.10", S.APPROVED)
+    contribute(n1, "0.20", S.SUBMITTED)
+    rows = {o.pk: o for o in selectors.obligation_list(user=fresh(data["world"].adviser))}
+    for row in rows.values():
+        assert cents_exact(row.reported), row.reported
+        assert cents_exact(row.realised), row.realised
+    assert str(rows[n1.pk].realised) == "46685.03"
+    assert str(rows[n1.pk].reported) == "46685.23"
+    assert str(rows[n2.pk].realised) == str(rows[n2.pk].reported) == "0.00"
+
+
+def test_realised_amount_and_with_progress_agree(data):
+    from contracts.services import realised_amount
+
+    S = Contribution.Status
+    values = ["0.10", "0.20", "0.30", "46684.93", "23232.88", "0.01", "99999.99"]
+    n1, k1 = data["obligations"]["n1"], data["obligations"]["k1"]
+    for value in values:
+        contribute(n1, value, S.APPROVED)
+        contribute(k1, value, S.SUBMITTED)
+    contribute(k1, "12.34", S.APPROVED)
+    contribute(n1, "500.00", S.REJECTED)
+    rows = {o.pk: o for o in selectors.obligation_list(user=fresh(data["world"].adviser))}
+    for obligation in data["obligations"].values():
+        row = rows[obligation.pk]
+        realised = realised_amount(obligation)
+        assert cents_exact(realised)
+        assert realised == row.realised
+        assert str(realised) == str(row.realised)
+        assert row.realised <= row.reported  # realised ⊆ reported
+    # 0.10 + 0.20 + 0.30 + 46,684.93 + 23,232.88 + 0.01 + 99,999.99 = 169,918.41
+    assert realised_amount(n1) == D("169918.41")
+    assert rows[k1.pk].reported == D("169930.75")  # the same plus 12.34 approved

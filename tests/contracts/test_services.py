@@ -29,6 +29,9 @@ from tests import factories as f
 D = Decimal
 Kind = ObligationChange.Kind
 Decision = Settlement.Decision
+# The default contract's deadline (31-01-2027 + 90 days): fines, buy-outs and waivers are
+# decided on or after it.
+AT_DEADLINE = date(2027, 5, 1)
 
 
 def fields(world, **overrides) -> dict:
@@ -665,7 +668,11 @@ def test_adviser_of_other_body_may_not_agree(world):
 def test_settled_obligation_cannot_be_agreed(world):
     _, obligation = create(world)
     services.settle_obligation(
-        acting_user=world.adviser, obligation=obligation, decision=Decision.WAIVER, reason="Inzet"
+        acting_user=world.adviser,
+        obligation=obligation,
+        decision=Decision.WAIVER,
+        reason="Inzet",
+        today=AT_DEADLINE,
     )
     with pytest.raises(ValidationError):
         services.agree_obligation(acting_user=world.adviser, obligation=obligation)
@@ -736,6 +743,7 @@ def test_fine_defaults_to_shortfall(world):
         obligation=obligation,
         decision=Decision.FINE,
         reason="Tekort na deadline",
+        today=AT_DEADLINE,
     )
     # required 25,000 − realised 10,000 = shortfall 15,000 = fine
     assert settlement.required_amount == D("25000.00")
@@ -755,6 +763,7 @@ def test_fine_with_explicit_amount(world):
         decision=Decision.FINE,
         reason="Gedeeltelijke boete",
         amount=D("5000.00"),
+        today=AT_DEADLINE,
     )
     assert settlement.shortfall == D("25000.00")
     assert settlement.amount == D("5000.00")
@@ -762,26 +771,30 @@ def test_fine_with_explicit_amount(world):
 
 def test_negative_fine_refused(world):
     _, obligation = create(world)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as exc:
         services.settle_obligation(
             acting_user=world.adviser,
             obligation=obligation,
             decision=Decision.FINE,
             reason="x",
             amount=D("-1"),
+            today=AT_DEADLINE,
         )
+    assert "amount" in exc.value.message_dict
 
 
 @pytest.mark.parametrize("reason", ["", "  "])
 def test_settlement_needs_reason(world, reason):
     _, obligation = create(world)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as exc:
         services.settle_obligation(
             acting_user=world.adviser,
             obligation=obligation,
             decision=Decision.WAIVER,
             reason=reason,
+            today=AT_DEADLINE,
         )
+    assert "reason" in exc.value.message_dict
 
 
 def test_unknown_decision_refused(world):
@@ -828,9 +841,13 @@ def test_extension_moves_deadline_and_keeps_obligation_open(world):
     assert (change.old_deadline, change.new_deadline) == (date(2027, 5, 1), date(2027, 8, 1))
     assert change.reason == "Hersteltermijn drie maanden"
 
-    # a final decision after the extension is still possible
+    # a final decision at the extended deadline is still possible
     final = services.settle_obligation(
-        acting_user=world.adviser, obligation=obligation, decision=Decision.WAIVER, reason="Inzet"
+        acting_user=world.adviser,
+        obligation=obligation,
+        decision=Decision.WAIVER,
+        reason="Inzet",
+        today=date(2027, 8, 1),
     )
     assert final.decision == Decision.WAIVER
     obligation.refresh_from_db()
@@ -883,7 +900,11 @@ def test_prolonging_contract_after_extension_never_shortens_the_natural_deadline
 def test_second_final_settlement_refused(world):
     _, obligation = create(world)
     services.settle_obligation(
-        acting_user=world.adviser, obligation=obligation, decision=Decision.FINE, reason="Boete"
+        acting_user=world.adviser,
+        obligation=obligation,
+        decision=Decision.FINE,
+        reason="Boete",
+        today=AT_DEADLINE,
     )
     with pytest.raises(ValidationError, match="already been settled"):
         services.settle_obligation(
@@ -891,6 +912,7 @@ def test_second_final_settlement_refused(world):
             obligation=obligation,
             decision=Decision.WAIVER,
             reason="Toch kwijtschelden",
+            today=AT_DEADLINE,
         )
     assert Settlement.objects.filter(obligation=obligation).count() == 1
 
@@ -898,7 +920,11 @@ def test_second_final_settlement_refused(world):
 def test_extension_after_final_settlement_refused(world):
     _, obligation = create(world)
     services.settle_obligation(
-        acting_user=world.adviser, obligation=obligation, decision=Decision.BUY_OUT, reason="Afkoop"
+        acting_user=world.adviser,
+        obligation=obligation,
+        decision=Decision.BUY_OUT,
+        reason="Afkoop",
+        today=AT_DEADLINE,
     )
     with pytest.raises(ValidationError):
         services.settle_obligation(
@@ -922,6 +948,7 @@ def test_only_adviser_may_settle(world, persona):
             obligation=obligation,
             decision=Decision.WAIVER,
             reason="Inzet",
+            today=AT_DEADLINE,
         )
     assert not Settlement.objects.exists()
     obligation.refresh_from_db()
@@ -1010,3 +1037,393 @@ def test_reduced_percentage_refused_without_labour_cost(world):
             **fields(world),
         )
     assert counts() == (0, 0, 0)
+
+
+# --- Recompute with the facts of the award ---------------------------------------------------
+
+
+def test_recompute_keeps_the_policy_of_the_award_despite_a_backdated_version(world):
+    contract, obligation = create(world)
+    award_policy = obligation.policy
+    # Entered later, but valid from before the award date: 10%, 30 grace days.
+    f.PolicyFactory(
+        municipality=world.noordwijk,
+        valid_from=date(2025, 1, 1),
+        default_percentage=D("10.00"),
+        grace_days=30,
+        discounts={},
+    )
+    services.update_contract(
+        acting_user=world.officer_noordwijk, contract=contract, value_excl_vat=D("600000.00")
+    )
+    obligation.refresh_from_db()
+    # still the award's policy: 600,000 × 5% = 30,000.00; deadline 31-01-2027 + 90 = 01-05-2027
+    assert obligation.policy == award_policy
+    assert obligation.amount == D("30000.00")
+    assert obligation.deadline == date(2027, 5, 1)
+    change = obligation.changes.get(kind=Kind.RECOMPUTED)
+    assert change.details["policy"]["valid_from"] == "2020-01-01"
+    assert change.details["policy_changed"] is False
+
+
+def test_award_date_change_uses_the_policy_in_force_on_the_new_award_date(world, second_policy):
+    contract, obligation = create(world, award_date=date(2025, 12, 31), start_date=date(2026, 1, 5))
+    assert obligation.policy.valid_from == date(2020, 1, 1)
+    services.update_contract(
+        acting_user=world.adviser,
+        contract=contract,
+        award_date=date(2026, 1, 2),
+        reason="Gunningsdatum gecorrigeerd",
+    )
+    obligation.refresh_from_db()
+    # new policy: 500,000 × 6% = 30,000.00; 31-01-2027 + 180 days = 30-07-2027
+    assert obligation.policy == second_policy
+    assert obligation.amount == D("30000.00")
+    assert obligation.deadline == date(2027, 7, 30)
+    assert obligation.window_start == date(2026, 1, 2)
+    assert obligation.changes.get(kind=Kind.RECOMPUTED).details["policy_changed"] is True
+
+
+def test_award_date_change_without_policy_in_force_is_refused(world):
+    contract, obligation = create(world)
+    with pytest.raises(ValidationError, match="No SROI policy"):
+        services.update_contract(
+            acting_user=world.adviser,
+            contract=contract,
+            award_date=date(2019, 12, 1),
+            start_date=date(2019, 12, 15),
+        )
+    obligation.refresh_from_db()
+    assert obligation.window_start == date(2026, 1, 15)
+
+
+def test_pso_certificate_at_award_is_recorded(world):
+    certify(world.contractor_a, date(2020, 1, 1), date(2030, 12, 31))
+    _, obligation = create(world)
+    obligation.refresh_from_db()
+    assert obligation.pso_certificate_level == "trede_2"
+    assert (obligation.pso_valid_from, obligation.pso_valid_until) == (
+        date(2020, 1, 1),
+        date(2030, 12, 31),
+    )
+
+
+def test_recompute_uses_the_certificate_recorded_at_award(world):
+    certify(world.contractor_a, date(2020, 1, 1), date(2030, 12, 31))
+    contract, obligation = create(world)
+    assert obligation.amount == D("20000.00")
+    # The certificate lapses in the contractor's record after the award.
+    world.contractor_a.pso_level = ""
+    world.contractor_a.pso_valid_from = world.contractor_a.pso_valid_until = None
+    world.contractor_a.save()
+    services.update_contract(
+        acting_user=world.officer_noordwijk, contract=contract, value_excl_vat=D("600000.00")
+    )
+    obligation.refresh_from_db()
+    # the award's certificate still covers the contract: 600,000 × 5% × (1 − 20%) = 24,000.00
+    assert obligation.pso_level == "trede_2"
+    assert obligation.amount == D("24000.00")
+
+
+def test_recorded_certificate_must_cover_the_changed_contract_period(world):
+    certify(world.contractor_a, date(2020, 1, 1), date(2027, 6, 30))
+    contract, obligation = create(world)
+    assert obligation.amount == D("20000.00")
+    # A renewed certificate entered later does not count for this obligation.
+    certify(world.contractor_a, date(2020, 1, 1), date(2030, 12, 31))
+    services.update_contract(
+        acting_user=world.officer_noordwijk, contract=contract, end_date=date(2027, 12, 31)
+    )
+    obligation.refresh_from_db()
+    # the award's certificate ends 30-06-2027, before the new end: 500,000 × 5% = 25,000.00
+    assert obligation.pso_level == ""
+    assert obligation.pso_discount == D("0")
+    assert obligation.amount == D("25000.00")
+    assert obligation.pso_valid_until == date(2027, 6, 30)
+
+
+def test_certificate_not_covering_at_award_counts_when_the_period_shrinks_into_it(world):
+    certify(world.contractor_a, date(2020, 1, 1), date(2026, 12, 31))
+    contract, obligation = create(world)
+    # ends 31-01-2027, after the certificate: no discount
+    assert obligation.amount == D("25000.00")
+    services.update_contract(
+        acting_user=world.officer_noordwijk, contract=contract, end_date=date(2026, 12, 31)
+    )
+    obligation.refresh_from_db()
+    # now covered by the award's certificate: 500,000 × 5% × (1 − 20%) = 20,000.00
+    assert obligation.amount == D("20000.00")
+
+
+def test_contractor_change_takes_the_new_contractors_certificate(world):
+    certify(world.contractor_b, date(2020, 1, 1), date(2030, 12, 31))
+    contract, obligation = create(world)
+    assert obligation.amount == D("25000.00")
+    services.update_contract(
+        acting_user=world.adviser, contract=contract, contractor=world.contractor_b
+    )
+    obligation.refresh_from_db()
+    assert obligation.pso_certificate_level == "trede_2"
+    assert obligation.amount == D("20000.00")
+
+
+def test_amount_change_withdraws_the_agreement(world):
+    contract, obligation = create(world)
+    services.agree_obligation(acting_user=world.adviser, obligation=obligation)
+    services.update_contract(
+        acting_user=world.officer_noordwijk,
+        contract=contract,
+        value_excl_vat=D("600000.00"),
+        reason="Meerwerk",
+    )
+    obligation.refresh_from_db()
+    assert obligation.amount == D("30000.00")
+    assert obligation.agreed_at is None and obligation.agreed_by is None
+    withdrawn = obligation.changes.get(kind=Kind.RECOMPUTED).details["agreement_withdrawn"]
+    assert withdrawn["agreed_by"] == world.adviser.pk
+    assert withdrawn["agreed_at"]
+    # the adviser agrees the new amount
+    services.agree_obligation(acting_user=world.adviser, obligation=obligation)
+    obligation.refresh_from_db()
+    assert obligation.agreed_by == world.adviser
+
+
+def test_change_that_keeps_the_amount_keeps_the_agreement(world):
+    contract, obligation = create(world)
+    services.agree_obligation(acting_user=world.adviser, obligation=obligation)
+    services.update_contract(
+        acting_user=world.officer_noordwijk, contract=contract, end_date=date(2027, 6, 30)
+    )
+    obligation.refresh_from_db()
+    assert obligation.amount == D("25000.00")
+    assert obligation.agreed_by == world.adviser
+    assert "agreement_withdrawn" not in obligation.changes.get(kind=Kind.RECOMPUTED).details
+
+
+def test_agreed_deviation_uses_the_certificate_recorded_at_award(world):
+    certify(world.contractor_a, date(2020, 1, 1), date(2030, 12, 31))
+    _, obligation = create(world)
+    world.contractor_a.pso_level = ""
+    world.contractor_a.pso_valid_from = world.contractor_a.pso_valid_until = None
+    world.contractor_a.save()
+    services.agree_obligation(
+        acting_user=world.adviser,
+        obligation=obligation,
+        deviation=Deviation(kind="custom_percentage", percentage=D("3.00"), reason="Marktconform"),
+    )
+    obligation.refresh_from_db()
+    # 500,000 × 3% × (1 − 20%) = 12,000.00
+    assert obligation.amount == D("12000.00")
+
+
+# --- Rulebook assignment ---------------------------------------------------------------------
+
+
+def test_obligation_created_before_any_rulebook_gets_one_assigned(world):
+    _, obligation = create(world)
+    assert obligation.rulebook is None
+    rulebook = f.RulebookFactory(municipalities=[world.noordwijk])
+    services.assign_rulebook(
+        acting_user=world.adviser, obligation=obligation, reason="Gepubliceerd"
+    )
+    obligation.refresh_from_db()
+    assert obligation.rulebook == rulebook
+    change = obligation.changes.get(kind=Kind.RULEBOOK_ASSIGNED)
+    assert change.changed_by == world.adviser
+    assert change.reason == "Gepubliceerd"
+    assert change.details == {
+        "old_rulebook": None,
+        "new_rulebook": {"id": rulebook.pk, "name": rulebook.name, "version": rulebook.version},
+    }
+    # contributions can be valued now: 24 h/week, 01-03-2026 .. 28-02-2027 (365 days):
+    # 40,000 × 24/36 × 365/365 = 26,666.67
+    from placements import services as placement_services
+
+    candidate = f.CandidateFactory(contractor=world.contractor_a)
+    contribution = placement_services.submit_contribution(
+        acting_user=world.adviser,
+        obligation=obligation,
+        block="job",
+        candidate=candidate,
+        start_date=date(2026, 3, 1),
+        end_date=date(2027, 2, 28),
+        hours_per_week=D("24"),
+    )
+    assert contribution.value == D("26666.67")
+
+
+def test_assign_explicit_rulebook_published_after_the_award(world):
+    _, obligation = create(world)
+    later = f.RulebookFactory(municipalities=[world.noordwijk], valid_from=date(2026, 6, 1))
+    with pytest.raises(ValidationError, match="No published rulebook"):
+        services.assign_rulebook(acting_user=world.adviser, obligation=obligation)
+    services.assign_rulebook(acting_user=world.adviser, obligation=obligation, rulebook=later)
+    obligation.refresh_from_db()
+    assert obligation.rulebook == later
+
+
+def test_assign_refuses_draft_or_other_municipalitys_rulebook(world):
+    _, obligation = create(world)
+    draft = f.RulebookFactory(municipalities=[world.noordwijk], status="draft")
+    katwijks = f.RulebookFactory(municipalities=[world.katwijk])
+    for rulebook in (draft, katwijks):
+        with pytest.raises(ValidationError) as exc:
+            services.assign_rulebook(
+                acting_user=world.adviser, obligation=obligation, rulebook=rulebook
+            )
+        assert "rulebook" in exc.value.message_dict
+    obligation.refresh_from_db()
+    assert obligation.rulebook is None
+    assert not obligation.changes.filter(kind=Kind.RULEBOOK_ASSIGNED).exists()
+
+
+def test_assign_refused_once_contributions_exist_or_when_settled(world):
+    _, obligation = create(world)
+    _, other = create(world, reference="NW-2026-002")
+    services.settle_obligation(
+        acting_user=world.adviser,
+        obligation=other,
+        decision=Decision.WAIVER,
+        reason="Inzet",
+        today=AT_DEADLINE,
+    )
+    f.RulebookFactory(municipalities=[world.noordwijk])
+    f.ContributionFactory(obligation=obligation)
+    with pytest.raises(ValidationError, match="Contributions have been reported"):
+        services.assign_rulebook(acting_user=world.adviser, obligation=obligation)
+    with pytest.raises(ValidationError, match="settled"):
+        services.assign_rulebook(acting_user=world.adviser, obligation=other)
+    assert not Obligation.objects.filter(rulebook__isnull=False).exists()
+    assert not ObligationChange.objects.filter(kind=Kind.RULEBOOK_ASSIGNED).exists()
+
+
+def test_assigning_the_same_rulebook_again_is_refused(world):
+    rulebook = f.RulebookFactory(municipalities=[world.noordwijk])
+    _, obligation = create(world)
+    assert obligation.rulebook == rulebook
+    with pytest.raises(ValidationError):
+        services.assign_rulebook(acting_user=world.adviser, obligation=obligation)
+
+
+@pytest.mark.parametrize(
+    "persona",
+    ["officer_noordwijk", "council_noordwijk", "functional_admin", "contractor_a_user", "outsider"],
+)
+def test_only_adviser_may_assign_a_rulebook(world, persona):
+    _, obligation = create(world)
+    f.RulebookFactory(municipalities=[world.noordwijk])
+    with pytest.raises(PermissionDenied):
+        services.assign_rulebook(acting_user=getattr(world, persona), obligation=obligation)
+    obligation.refresh_from_db()
+    assert obligation.rulebook is None
+
+
+def test_agree_assigns_the_rulebook_in_force_when_missing(world):
+    _, obligation = create(world)
+    rulebook = f.RulebookFactory(municipalities=[world.noordwijk])
+    services.agree_obligation(acting_user=world.adviser, obligation=obligation)
+    obligation.refresh_from_db()
+    assert obligation.rulebook == rulebook
+    assert list(obligation.changes.values_list("kind", flat=True)) == [
+        Kind.CREATED,
+        Kind.AGREED,
+        Kind.RULEBOOK_ASSIGNED,
+    ]
+
+
+def test_agree_without_rulebook_in_force_still_agrees(world):
+    _, obligation = create(world)
+    services.agree_obligation(acting_user=world.adviser, obligation=obligation)
+    obligation.refresh_from_db()
+    assert obligation.rulebook is None
+    assert obligation.agreed_by == world.adviser
+
+
+# --- Settlement timing -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decision", [Decision.FINE, Decision.BUY_OUT, Decision.WAIVER])
+def test_final_shortfall_decisions_refused_before_the_deadline(world, decision):
+    _, obligation = create(world)
+    with pytest.raises(ValidationError) as exc:
+        services.settle_obligation(
+            acting_user=world.adviser,
+            obligation=obligation,
+            decision=decision,
+            reason="Te vroeg",
+            today=date(2027, 4, 30),
+        )
+    assert "decision" in exc.value.message_dict
+    assert "01-05-2027" in exc.value.message_dict["decision"][0]
+    obligation.refresh_from_db()
+    assert obligation.status == Obligation.Status.OPEN
+    assert not Settlement.objects.exists()
+
+
+@pytest.mark.parametrize("today", [date(2027, 5, 1), date(2027, 9, 1)])
+@pytest.mark.parametrize("decision", [Decision.FINE, Decision.BUY_OUT, Decision.WAIVER])
+def test_final_shortfall_decisions_allowed_on_and_after_the_deadline(world, decision, today):
+    _, obligation = create(world)
+    settlement = services.settle_obligation(
+        acting_user=world.adviser,
+        obligation=obligation,
+        decision=decision,
+        reason="Tekort",
+        today=today,
+    )
+    assert settlement.decision == decision
+    obligation.refresh_from_db()
+    assert obligation.status == Obligation.Status.SETTLED
+
+
+def test_settlement_timing_defaults_to_the_local_date(world, monkeypatch):
+    from django.utils import timezone
+
+    _, obligation = create(world)
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2027, 4, 30))
+    with pytest.raises(ValidationError):
+        services.settle_obligation(
+            acting_user=world.adviser, obligation=obligation, decision=Decision.FINE, reason="x"
+        )
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2027, 5, 1))
+    settlement = services.settle_obligation(
+        acting_user=world.adviser, obligation=obligation, decision=Decision.FINE, reason="x"
+    )
+    assert settlement.amount == D("25000.00")
+
+
+def test_fulfilled_may_come_early_only_when_covered(world):
+    _, obligation = create(world)
+    approve(obligation, "24999.99")
+    with pytest.raises(ValidationError) as exc:
+        services.settle_obligation(
+            acting_user=world.adviser,
+            obligation=obligation,
+            decision=Decision.FULFILLED,
+            reason="Klaar",
+            today=date(2026, 6, 1),
+        )
+    assert "decision" in exc.value.message_dict
+    approve(obligation, "0.01")
+    settlement = services.settle_obligation(
+        acting_user=world.adviser,
+        obligation=obligation,
+        decision=Decision.FULFILLED,
+        reason="Klaar",
+        today=date(2026, 6, 1),
+    )
+    assert settlement.realised_amount == D("25000.00")
+    assert settlement.shortfall == D("0.00")
+
+
+def test_extension_allowed_long_before_the_deadline(world):
+    _, obligation = create(world)
+    settlement = services.settle_obligation(
+        acting_user=world.adviser,
+        obligation=obligation,
+        decision=Decision.EXTENSION,
+        reason="Vertraging",
+        new_deadline=date(2027, 8, 1),
+        today=date(2026, 3, 1),
+    )
+    assert settlement.new_deadline == date(2027, 8, 1)

@@ -20,6 +20,7 @@ from placements.models import Candidate, Contribution, Rule
 from placements.rulebooks import to_engine
 from placements.services import (
     approve_contribution,
+    confirm_eligibility,
     create_candidate,
     reject_contribution,
     return_contribution,
@@ -55,7 +56,7 @@ def setup(world):
         obligation=obligation,
         obligation_b=obligation_b,
         rulebook=obligation.rulebook,
-        candidate=f.CandidateFactory(contractor=world.contractor_a),
+        candidate=f.CandidateFactory(contractor=world.contractor_a, confirmed=True),
         candidate_b=f.CandidateFactory(contractor=world.contractor_b),
     )
 
@@ -585,3 +586,245 @@ def test_simultaneous_approvals_count_once(setup):
         thread.join()
     assert sorted(outcomes) == ["approved", "refused"]
     assert realised_amount(setup.obligation) == contribution.value
+
+
+# --- Eligibility: confirmed by the municipality's side before a placement counts ------------
+
+
+def test_person_blocks_are_the_placements():
+    assert services.PERSON_BLOCKS == {"job", "work_experience", "internship", "bbl"}
+
+
+def test_placement_of_an_unconfirmed_candidate_cannot_be_approved(setup):
+    unconfirmed = f.CandidateFactory(contractor=setup.world.contractor_a)
+    contribution = submit(setup, candidate=unconfirmed)
+    with pytest.raises(ValidationError) as excinfo:
+        approve_contribution(acting_user=setup.world.adviser, contribution=contribution)
+    assert excinfo.value.error_dict["candidate"][0].code == "eligibility_not_confirmed"
+    assert "has not been confirmed" in str(excinfo.value)
+    assert unconfirmed.code not in str(excinfo.value)
+    assert Contribution.objects.get(pk=contribution.pk).status == Contribution.Status.SUBMITTED
+    assert realised_amount(setup.obligation) == Decimal("0.00")
+    # Rejecting or returning it needs no confirmation.
+    return_contribution(
+        acting_user=setup.world.adviser, contribution=contribution, reason="Graag bewijs"
+    )
+
+
+def test_confirmed_eligibility_lets_the_placement_be_approved(setup):
+    unconfirmed = f.CandidateFactory(contractor=setup.world.contractor_a)
+    contribution = submit(setup, candidate=unconfirmed)
+    confirmed = confirm_eligibility(acting_user=setup.world.adviser, candidate=unconfirmed)
+    confirmed.refresh_from_db()
+    assert confirmed.eligibility_confirmed_at is not None
+    assert confirmed.eligibility_confirmed_by == setup.world.adviser
+    assert confirmed.target_group == "participatiewet"
+    approved = approve_contribution(acting_user=setup.world.adviser, contribution=contribution)
+    assert approved.status == Contribution.Status.APPROVED
+    assert realised_amount(setup.obligation) == contribution.value
+
+
+def test_a_contribution_without_a_person_needs_no_confirmation(setup):
+    contribution = submit(
+        setup,
+        candidate=None,
+        block="social_activity",
+        start_date=date(2026, 5, 1),
+        end_date=None,
+        hours_per_week=None,
+        hours=Decimal("10"),
+    )
+    approve_contribution(acting_user=setup.world.adviser, contribution=contribution)
+    assert realised_amount(setup.obligation) == Decimal("1000.00")
+
+
+@pytest.mark.parametrize(
+    "persona",
+    [
+        "contractor_a_user",  # the contractor reports, the municipality's side confirms
+        "contractor_b_user",
+        "officer_noordwijk",
+        "council_noordwijk",
+        "functional_admin",
+        "outsider",
+    ],
+)
+def test_only_the_adviser_confirms_eligibility(setup, persona):
+    candidate = f.CandidateFactory(contractor=setup.world.contractor_a)
+    f.ContributionFactory(obligation=setup.obligation, candidate=candidate)
+    with pytest.raises(PermissionDenied):
+        confirm_eligibility(acting_user=getattr(setup.world, persona), candidate=candidate)
+    with pytest.raises(PermissionDenied):
+        confirm_eligibility(acting_user=AnonymousUser(), candidate=candidate)
+    assert Candidate.objects.get(pk=candidate.pk).eligibility_confirmed_at is None
+
+
+def test_adviser_cannot_confirm_a_candidate_without_contributions_in_scope(setup):
+    # The adviser sees a candidate through its contributions (sroi.permissions), not through
+    # the contractor merely working in their municipalities.
+    candidate = f.CandidateFactory(contractor=setup.world.contractor_a)
+    with pytest.raises(PermissionDenied):
+        confirm_eligibility(acting_user=setup.world.adviser, candidate=candidate)
+    f.ContributionFactory(obligation=setup.obligation, candidate=candidate)
+    assert confirm_eligibility(acting_user=setup.world.adviser, candidate=candidate)
+
+
+def test_adviser_of_another_region_cannot_confirm(setup):
+    lisse = f.MunicipalityFactory(name="Lisse")
+    lisse_adviser = f.UserFactory(email="adviseur.lisse@example.nl")
+    f.MembershipFactory(user=lisse_adviser, organisation=lisse, role="adviser")
+    candidate = f.CandidateFactory(contractor=setup.world.contractor_a)
+    f.ContributionFactory(obligation=setup.obligation, candidate=candidate)
+    with pytest.raises(PermissionDenied):
+        confirm_eligibility(acting_user=lisse_adviser, candidate=candidate)
+
+
+def test_adviser_corrects_the_target_group_and_open_contributions_are_revalued(setup):
+    Rule.objects.create(
+        rulebook=setup.rulebook,
+        code="job-ww",
+        label="Baan WW",
+        block="job",
+        kind="annual",
+        rate=Decimal("20000"),
+        target_groups=["ww"],
+        min_hours_per_week=Decimal("12"),
+    )
+    candidate = f.CandidateFactory(contractor=setup.world.contractor_a)
+    contribution = submit(setup, candidate=candidate)
+    assert contribution.value == Decimal("26666.67")  # as reported: Participatiewet
+
+    corrected = confirm_eligibility(
+        acting_user=setup.world.adviser, candidate=candidate, target_group="ww"
+    )
+    assert corrected.target_group == "ww"
+    contribution.refresh_from_db()
+    expected = engine_value(setup.obligation, corrected, **JOB)
+    assert contribution.value == expected.value == Decimal("13333.33")
+    assert contribution.rule_code == "job-ww"
+    assert contribution.value_explanation == list(expected.explanation)
+    approve_contribution(acting_user=setup.world.adviser, contribution=contribution)
+    assert realised_amount(setup.obligation) == Decimal("13333.33")
+
+
+def test_a_correction_no_rule_values_is_refused_and_nothing_changes(setup):
+    candidate = f.CandidateFactory(contractor=setup.world.contractor_a)
+    contribution = submit(setup, candidate=candidate)
+    with pytest.raises(ValidationError) as excinfo:
+        confirm_eligibility(acting_user=setup.world.adviser, candidate=candidate, target_group="ww")
+    assert "target_group" in excinfo.value.message_dict
+    candidate.refresh_from_db()
+    assert (candidate.target_group, candidate.eligibility_confirmed_at) == ("participatiewet", None)
+    assert Contribution.objects.get(pk=contribution.pk).value == contribution.value
+
+
+def test_no_correction_after_an_approval_with_the_old_target_group(setup):
+    contribution = submit(setup)  # setup.candidate is confirmed
+    approve_contribution(acting_user=setup.world.adviser, contribution=contribution)
+    with pytest.raises(ValidationError) as excinfo:
+        confirm_eligibility(
+            acting_user=setup.world.adviser, candidate=setup.candidate, target_group="wajong"
+        )
+    assert "target_group" in excinfo.value.message_dict
+    assert Candidate.objects.get(pk=setup.candidate.pk).target_group == "participatiewet"
+    # Confirming it as it is stays possible.
+    again = confirm_eligibility(acting_user=setup.world.adviser, candidate=setup.candidate)
+    assert again.target_group == "participatiewet"
+
+
+@pytest.mark.parametrize(
+    ("target_group", "note", "field"),
+    [
+        ("mayor", "", "target_group"),
+        ("other", "", "target_group_note"),
+        ("other", "Zie BSN 1234.56.782", "target_group_note"),
+    ],
+)
+def test_confirmation_validates_the_correction(setup, target_group, note, field):
+    candidate = f.CandidateFactory(contractor=setup.world.contractor_a)
+    submit(setup, candidate=candidate)
+    with pytest.raises(ValidationError) as excinfo:
+        confirm_eligibility(
+            acting_user=setup.world.adviser,
+            candidate=candidate,
+            target_group=target_group,
+            note=note,
+        )
+    assert field in excinfo.value.message_dict
+    assert "1234" not in str(excinfo.value)
+    assert Candidate.objects.get(pk=candidate.pk).eligibility_confirmed_at is None
+
+
+def test_confirmation_as_other_keeps_the_justification(setup):
+    candidate = f.CandidateFactory(contractor=setup.world.contractor_a)
+    # A rejected contribution is not valued again (only submitted or returned ones are).
+    f.ContributionFactory(obligation=setup.obligation, candidate=candidate, rejected=True)
+    confirmed = confirm_eligibility(
+        acting_user=setup.world.adviser,
+        candidate=candidate,
+        target_group="other",
+        note="  Langdurig   werkzoekend ",
+    )
+    assert (confirmed.target_group, confirmed.target_group_note) == (
+        "other",
+        "Langdurig werkzoekend",
+    )
+
+
+def test_anonymised_candidate_cannot_be_confirmed(setup):
+    candidate = f.CandidateFactory(
+        contractor=setup.world.contractor_a, anonymised_at=timezone.now()
+    )
+    f.ContributionFactory(obligation=setup.obligation, candidate=candidate)
+    with pytest.raises(ValidationError):
+        confirm_eligibility(acting_user=setup.world.adviser, candidate=candidate)
+
+
+# --- No BSN in free text ---------------------------------------------------------------------
+
+BSN_LIKE = ["123456782", "1234.56.782", "123 45 6782", "1234 - 56 - 782", "12345678"]
+
+
+@pytest.mark.parametrize("number", BSN_LIKE)
+@pytest.mark.parametrize("field", ["description", "delivered_by", "social_enterprise"])
+def test_free_text_of_a_contribution_refuses_bsn_like_numbers(setup, field, number):
+    with pytest.raises(ValidationError) as excinfo:
+        submit(setup, **{field: f"Plaatsing {number}"})
+    assert field in excinfo.value.message_dict
+    assert number not in str(excinfo.value)
+    assert not Contribution.objects.exists()
+
+
+def test_update_refuses_a_bsn_like_number_too(setup):
+    contribution = submit(setup, description="Hovenier")
+    with pytest.raises(ValidationError) as excinfo:
+        update_contribution(
+            acting_user=setup.world.contractor_a_user,
+            contribution=contribution,
+            delivered_by="Onderaannemer, BSN 1234.56.782",
+        )
+    assert "delivered_by" in excinfo.value.message_dict
+    assert Contribution.objects.get(pk=contribution.pk).delivered_by == ""
+
+
+def test_dates_and_short_numbers_in_free_text_are_fine(setup):
+    contribution = submit(
+        setup,
+        description="Gestart 01-03-2026 (periode 2026-03-01 - 2027-02-28), 24 uur, fase 2",
+        delivered_by="Groen & Zo B.V.",
+    )
+    assert contribution.pk
+
+
+@pytest.mark.parametrize("review", [reject_contribution, return_contribution])
+@pytest.mark.parametrize("number", BSN_LIKE)
+def test_review_reasons_refuse_bsn_like_numbers(setup, review, number):
+    contribution = submit(setup)
+    with pytest.raises(ValidationError) as excinfo:
+        review(
+            acting_user=setup.world.adviser,
+            contribution=contribution,
+            reason=f"Contract van {number} ontbreekt",
+        )
+    assert "reason" in excinfo.value.message_dict
+    assert Contribution.objects.get(pk=contribution.pk).status == Contribution.Status.SUBMITTED

@@ -2,7 +2,7 @@
 save, and no data for outsiders."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -105,6 +105,18 @@ def data(world) -> AdminData:
         lisse_contract=lisse_contract,
         nwk_contribution=_contribution(world.adviser, nwk),
         lisse_contribution=_contribution(root, lisse_contract),
+    )
+
+
+def _extend(data) -> Settlement:
+    """A settlement decision that may be taken any time: an extension of the deadline."""
+    obligation = data.kwk_contract.obligation
+    return contract_services.settle_obligation(
+        acting_user=data.world.adviser,
+        obligation=obligation,
+        decision=Settlement.Decision.EXTENSION,
+        new_deadline=obligation.deadline + timedelta(days=90),
+        reason="Uitstel na overleg",
     )
 
 
@@ -268,12 +280,7 @@ def test_deviation_needs_a_reason_and_then_recomputes(client, data):
 
 def test_adviser_cannot_delete_contracts_obligations_contributions_or_settlements(client, data):
     client.force_login(data.world.adviser)
-    settlement = contract_services.settle_obligation(
-        acting_user=data.world.adviser,
-        obligation=data.kwk_contract.obligation,
-        decision=Settlement.Decision.WAIVER,
-        reason="Inspanning aangetoond",
-    )
+    settlement = _extend(data)
     for model, pk in (
         (Contract, data.nwk_contract.pk),
         (Obligation, data.nwk_contract.obligation.pk),
@@ -292,6 +299,12 @@ def test_adviser_reviews_a_contribution_through_the_service(client, data):
     response = client.post(change_url, payload)
     assert response.status_code == 200  # a reason is required
     payload.update({"review": "approve"})
+    response = client.post(change_url, payload)
+    assert response.status_code == 200  # the candidate's eligibility is not confirmed yet
+    assert "candidate" in response.context["adminform"].form.errors
+    placement_services.confirm_eligibility(
+        acting_user=data.world.adviser, candidate=contribution.candidate
+    )
     response = client.post(change_url, payload)
     assert response.status_code == 302
     contribution.refresh_from_db()
@@ -393,12 +406,7 @@ def test_functional_admin_cannot_raise_rights_by_hand(client, data):
 
 
 def test_every_registered_changelist_and_add_page_works_for_a_superuser(client, data):
-    contract_services.settle_obligation(
-        acting_user=data.world.adviser,
-        obligation=data.kwk_contract.obligation,
-        decision=Settlement.Decision.WAIVER,
-        reason="Inspanning aangetoond",
-    )
+    _extend(data)
     client.force_login(data.root)
     for model, model_admin in admin.site._registry.items():
         response = client.get(url(model))
@@ -570,3 +578,90 @@ def test_functional_admin_adds_a_role_through_the_membership_inline(client, data
     assert client.post(change_url, payload).status_code == 302
     assert set(officer.groups.values_list("name", flat=True)) == {"Raadsviewer"}
     assert not Membership.objects.get(pk=first.pk).is_active
+
+
+# --- Contractors: saved through the services; PSO only by the adviser ------------------------
+
+
+PSO = {"pso_level": "trede_2", "pso_valid_from": "2020-01-01", "pso_valid_until": "2030-12-31"}
+
+
+def _contractor_url(contractor=None) -> str:
+    if contractor is None:
+        return reverse("admin:contracts_contractor_add")
+    return reverse("admin:contracts_contractor_change", args=[contractor.pk])
+
+
+def test_officer_of_katwijk_cannot_give_a_noordwijk_contractor_a_pso_level(client, data):
+    from contracts.models import Contractor
+
+    noordwijk_only = f.ContractorFactory(name="Alleen Noordwijk B.V.")
+    f.ContractFactory(municipality=data.world.noordwijk, contractor=noordwijk_only)
+    client.force_login(data.world.officer_katwijk)
+    page = client.get(_contractor_url(noordwijk_only))
+    assert page.status_code == 200
+    fields = page.context["adminform"].form.fields
+    assert not set(PSO) & set(fields)
+    response = client.post(_contractor_url(noordwijk_only), form_data(page, **PSO))
+    assert response.status_code == 302
+    noordwijk_only = Contractor.objects.get(pk=noordwijk_only.pk)
+    assert (noordwijk_only.pso_level, noordwijk_only.pso_valid_from) == ("", None)
+
+
+def test_adviser_sets_a_pso_level_through_the_service(client, data):
+    from contracts.models import Contractor
+
+    contractor = data.world.contractor_b  # works in Katwijk only
+    client.force_login(data.world.adviser)
+    page = client.get(_contractor_url(contractor))
+    assert set(PSO) <= set(page.context["adminform"].form.fields)
+
+    # The service's validation shows on the form: a level needs the certificate's dates.
+    response = client.post(_contractor_url(contractor), form_data(page, pso_level="trede_2"))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert Contractor.objects.get(pk=contractor.pk).pso_level == ""
+
+    response = client.post(_contractor_url(contractor), form_data(page, **PSO))
+    assert response.status_code == 302
+    assert Contractor.objects.get(pk=contractor.pk).pso_level == "trede_2"
+
+
+def test_adviser_cannot_set_the_pso_level_of_a_contractor_working_outside_their_scope(client, data):
+    # contractor_a also has a contract in Lisse, which the adviser does not serve.
+    client.force_login(data.world.adviser)
+    page = client.get(_contractor_url(data.world.contractor_a))
+    assert page.status_code == 200
+    assert not set(PSO) & set(page.context["adminform"].form.fields)
+
+
+def test_officer_adds_a_contractor_through_the_service_without_pso(client, data):
+    from contracts.models import Contractor
+
+    client.force_login(data.world.officer_katwijk)
+    page = client.get(_contractor_url())
+    assert page.status_code == 200
+    assert not set(PSO) & set(page.context["adminform"].form.fields)
+    payload = {
+        "name": "Nieuw Bouw B.V.",
+        "kvk_number": "87654321",
+        "city": "Katwijk",
+        "contacts-TOTAL_FORMS": "0",
+        "contacts-INITIAL_FORMS": "0",
+        **PSO,  # ignored: not on the form
+    }
+    response = client.post(_contractor_url(), payload)
+    assert response.status_code == 302, response.context and response.context["errors"]
+    created = Contractor.objects.get(kvk_number="87654321")
+    assert (created.name, created.pso_level) == ("Nieuw Bouw B.V.", "")
+
+    # A duplicate KvK number is the service's error on the form, not a server error.
+    response = client.post(_contractor_url(), {**payload, "name": "Dubbel"})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert not Contractor.objects.filter(name="Dubbel").exists()
+
+
+def test_council_viewer_cannot_add_contractors(client, data):
+    client.force_login(data.world.council_noordwijk)
+    assert client.get(_contractor_url()).status_code == 403

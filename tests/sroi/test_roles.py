@@ -245,11 +245,12 @@ def test_revoking_a_role_never_held_is_a_no_op(world):
 
 def test_superuser_keeps_admin_access_after_revoke(world):
     root = User.objects.create_superuser("root@example.nl", "x" * 12)
+    operator = User.objects.create_superuser("operator@example.nl", "x" * 12)
     services.grant_role(
-        acting_user=root, user=root, organisation=world.noordwijk, role=Role.COUNCIL_VIEWER
+        acting_user=operator, user=root, organisation=world.noordwijk, role=Role.COUNCIL_VIEWER
     )
     services.revoke_role(
-        acting_user=root, user=root, organisation=world.noordwijk, role=Role.COUNCIL_VIEWER
+        acting_user=operator, user=root, organisation=world.noordwijk, role=Role.COUNCIL_VIEWER
     )
     assert fresh(root).is_staff
 
@@ -344,11 +345,16 @@ def test_hand_over_is_refused_for_non_admins_and_for_municipalities(world):
 
 
 def test_user_list_for_a_functional_admin(world):
+    """Staff of the organisations they manage, portal users of contractors with a contract in
+    their municipalities, new accounts; never superusers or anybody else (more in
+    tests/sroi/test_user_scope.py)."""
     root = User.objects.create_superuser("root@example.nl", "x" * 12)
     other = f.UserFactory(email="ander@example.nl")
     lisse_body = f.ServiceBodyFactory(name="Ander team", serves=[f.MunicipalityFactory()])
     f.MembershipFactory(user=other, organisation=lisse_body, role=Role.ADVISER)
     unassigned = f.UserFactory(email="nog-geen-rol@example.nl")
+    f.ContractFactory(municipality=world.noordwijk, contractor=world.contractor_a)
+    # contractor_b has no contract anywhere yet: its portal user is nobody's to manage.
 
     visible = set(selectors.user_list(user=world.functional_admin))
     assert {
@@ -362,6 +368,7 @@ def test_user_list_for_a_functional_admin(world):
     } <= visible
     assert root not in visible
     assert other not in visible
+    assert world.contractor_b_user not in visible
 
 
 def test_user_list_for_other_roles_is_only_themselves(world):
