@@ -127,9 +127,11 @@ class ContractForm(forms.ModelForm):
             "award_date": _("The policy in force on this date applies."),
         }
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, saving: bool = True, **kwargs):
+        """``saving=False`` for a preview: the reason for a change is asked only when saving."""
         super().__init__(*args, **kwargs)
         self.user = user
+        self.saving = saving
         is_edit = self.instance.pk is not None
         municipalities = permissions.municipalities_visible_to(
             user, Action.CREATE_CONTRACT
@@ -245,7 +247,7 @@ class ContractForm(forms.ModelForm):
                         code="duplicate_reference",
                     ),
                 )
-        if "change_reason" in self.fields and self.needs_reason():
+        if self.saving and "change_reason" in self.fields and self.needs_reason():
             if not (cleaned.get("change_reason") or "").strip():
                 self.add_error(
                     "change_reason",

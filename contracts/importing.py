@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import re
 import secrets
 import time
@@ -151,7 +152,6 @@ KIND_WORDS = {
     Contract.Kind.SERVICES: ("diensten", "dienst", "services", "service"),
 }
 KIND_BY_WORD = {word: kind for kind, words in KIND_WORDS.items() for word in words}
-KIND_DUTCH = {kind: words[0] for kind, words in KIND_WORDS.items()}
 
 
 def _header_key(text: str) -> str:
@@ -1223,7 +1223,9 @@ def store_pending_upload(data: bytes) -> str:
     directory = _pending_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     token = secrets.token_urlsafe(32)
-    with open(_pending_path(token), "xb") as fh:
+    # Readable by this process's user only: the file holds the municipality's contract data.
+    fd = os.open(_pending_path(token), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     return token
 

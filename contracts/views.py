@@ -224,7 +224,9 @@ def _contract_form_view(request, contract: Contract | None):
                     contractor_form = ContractorForm(prefix="new_contractor", user=user)
             form = ContractForm(instance=instance, initial=initial, user=user)
         else:
-            form = ContractForm(request.POST, instance=instance, user=user)
+            form = ContractForm(
+                request.POST, instance=instance, user=user, saving="save" in request.POST
+            )
             if form.is_valid():
                 if "save" in request.POST:
                     saved = _save(request, form, contract)

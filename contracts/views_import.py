@@ -55,8 +55,11 @@ def import_contracts(request):
     """Upload: a file that cannot be used is refused on the form; a file with row errors shows
     its errors; a valid file is kept and the user is sent to the preview to confirm."""
     _require_importer(request.user)
-    form = ContractImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
+        form = ContractImportForm(request.POST, request.FILES)
+    else:
+        form = ContractImportForm()
+    if form.is_bound and form.is_valid():
         data = form.file_bytes
         report = importing.validate_workbook(acting_user=request.user, data=data)
         filename = _display_name(form.cleaned_data["file"].name)

@@ -390,12 +390,10 @@ class CandidateAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return _birth_year(obj)
 
     def get_fields(self, request, obj=None):
-        fields = list(super().get_fields(request, obj))
+        fields = [n for n in super().get_fields(request, obj) if n != "birth_year_display"]
         if obj is not None and obj.pk:
             # A stored candidate is shown read-only: the year unlocalized, not "1.970".
             fields = ["birth_year_display" if n == "birth_year" else n for n in fields]
-        else:
-            fields = [n for n in fields if n != "birth_year_display"]
         return fields
 
     def has_change_permission(self, request, obj=None):

@@ -763,6 +763,13 @@ class _Builder:
     def _review(self, contribution: Contribution, status: str) -> None:
         S = Contribution.Status
         if status == S.APPROVED:
+            candidate = contribution.candidate
+            if candidate is not None and candidate.eligibility_confirmed_at is None:
+                # Eligibility is confirmed by the adviser, not by the contractor alone.
+                placement_services.confirm_eligibility(
+                    acting_user=self.adviser, candidate=candidate
+                )
+                contribution.candidate.refresh_from_db()
             placement_services.approve_contribution(
                 acting_user=self.adviser, contribution=contribution
             )

@@ -54,9 +54,7 @@ def test_valid_contract(world):
 
 
 def test_required_fields(world):
-    form = form_for(
-        world, reference="", title="", value_excl_vat="", award_date="", contractor=""
-    )
+    form = form_for(world, reference="", title="", value_excl_vat="", award_date="", contractor="")
     assert not form.is_valid()
     for field in ("reference", "title", "value_excl_vat", "award_date", "contractor"):
         assert field in form.errors
@@ -143,7 +141,8 @@ def test_reference_unique_per_municipality(world):
     form = form_for(world)
     assert not form.is_valid()
     assert "duplicate_reference" in errors(form, "reference")
-    assert "Noordwijk already has a contract with reference NW-2026-001." in form.errors["reference"]
+    message = "Noordwijk already has a contract with reference NW-2026-001."
+    assert message in form.errors["reference"]
     assert not form.non_field_errors()
 
 
@@ -309,3 +308,14 @@ def test_contractor_name_required(world):
 
 def test_contractor_city_optional(world):
     assert contractor_form(world, city="").is_valid()
+
+
+def test_preview_of_an_edit_does_not_ask_for_the_reason_yet(world):
+    contract = _existing(world)
+    form = ContractForm(
+        data(world, value_excl_vat="600000.00"),
+        instance=contract,
+        user=world.officer_noordwijk,
+        saving=False,
+    )
+    assert form.is_valid(), form.errors

@@ -9,6 +9,7 @@ nothing was written.
 """
 
 import io
+import os
 import time
 import zipfile
 from datetime import date, datetime
@@ -227,9 +228,7 @@ def test_reordered_headers_and_extra_columns_are_matched_by_name(world, base_row
     wb.save(buffer)
     report = validate(world.officer_noordwijk, buffer.getvalue())
     assert report.can_import, [r.errors for r in report.rows]
-    assert report.warnings == [
-        "These columns are not recognised and were ignored: Opmerking."
-    ]
+    assert report.warnings == ["These columns are not recognised and were ignored: Opmerking."]
     assert report.column_letters["municipality"] == "M"
 
 
@@ -635,7 +634,7 @@ def zip_of(members: dict[str, bytes]) -> bytes:
 
 GARBAGE = [
     ("empty", b"", "The file is empty."),
-    ("text", "Gemeente;Kenmerk\nNoordwijk;1\n".encode(), "not an Excel workbook (.xlsx)"),
+    ("text", b"Gemeente;Kenmerk\nNoordwijk;1\n", "not an Excel workbook (.xlsx)"),
     ("pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "not an Excel workbook"),
     ("png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "not an Excel workbook"),
     ("old xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500, "old Excel file (.xls)"),
@@ -792,9 +791,7 @@ def test_the_adviser_template_lists_both_municipalities(world):
 
 
 def test_a_filled_in_template_imports(world, base_row):
-    wb = load_workbook(
-        io.BytesIO(importing.build_template(acting_user=world.officer_noordwijk))
-    )
+    wb = load_workbook(io.BytesIO(importing.build_template(acting_user=world.officer_noordwijk)))
     ws = wb["Opdrachten"]
     for index, column in enumerate(COLUMNS, start=1):
         ws.cell(row=2, column=index, value=base_row[column.key])
@@ -811,6 +808,7 @@ def test_pending_uploads_are_kept_privately_and_expire(settings, tmp_path):
     token = importing.store_pending_upload(b"abc")
     path = tmp_path / "private" / "imports" / f"{token}.xlsx"
     assert path.read_bytes() == b"abc"
+    assert path.stat().st_mode & 0o077 == 0  # private to the web process
     assert importing.load_pending_upload(token) == b"abc"
     assert importing.load_pending_upload("../../etc/passwd") is None
     assert importing.load_pending_upload("x" * 40) is None
@@ -819,8 +817,6 @@ def test_pending_uploads_are_kept_privately_and_expire(settings, tmp_path):
 
     old = importing.store_pending_upload(b"old")
     stale = time.time() - importing.PENDING_MAX_AGE_SECONDS - 10
-    import os
-
     os.utime(tmp_path / "private" / "imports" / f"{old}.xlsx", (stale, stale))
     assert importing.load_pending_upload(old) is None
     assert importing.purge_stale_uploads() == 1

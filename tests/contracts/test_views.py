@@ -858,7 +858,7 @@ def test_edit_preview_shows_current_and_new(client, world):
         client,
         world.officer_noordwijk,
         reverse("contracts:contract_edit", args=[contract.pk]),
-        {"preview": "1", "change_reason": "x", **contract_data(world, value_excl_vat="600000.00")},
+        {"preview": "1", **contract_data(world, value_excl_vat="600000.00")},
     )
     assert response.context["preview"].computation.amount == D("30000.00")
     assert "€ 25,000.00" in response.text and "€ 30,000.00" in response.text

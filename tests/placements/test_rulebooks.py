@@ -442,7 +442,7 @@ def award(world, reference, award_date):
 def test_agreed_obligation_keeps_its_values_when_a_new_version_is_published(world, v1):
     obligation = award(world, "2026-A", date(2026, 1, 15))
     assert obligation.rulebook == v1
-    candidate = f.CandidateFactory(contractor=world.contractor_a)
+    candidate = f.CandidateFactory(contractor=world.contractor_a, confirmed=True)
     contribution = submit_contribution(
         acting_user=world.contractor_a_user, obligation=obligation, candidate=candidate, **JOB
     )
