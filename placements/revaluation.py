@@ -12,8 +12,8 @@ performed: they are valued up to the *valuation date* ``min(as_of, deadline)``, 
 deadline in advance. :func:`contribution_inputs` builds the engine inputs that way and
 :func:`valuation_as_of` adds the explanation (and values a contribution that has not started
 yet at zero). Their stored value therefore grows only when they are valued again: on a change
-of the counting window, at a settlement decision (as of the decision date) and wherever the
-placements services value them (submission, change).
+of the counting window, at a settlement decision (as of the decision date), and when the
+placements services value them through :func:`valuation_as_of` (submission, change).
 
 Every value still comes from ``placements.services.value_of`` (the engine glue), never from a
 second implementation.
