@@ -86,7 +86,39 @@ class AgreeObligationForm(forms.Form):
             self.add_error("reason", _("A deviation needs a recorded reason."))
         if kind == D.CUSTOM_PERCENTAGE and data.get("percentage") is None:
             self.add_error("percentage", _("Enter the percentage that applies."))
+        if kind == D.REDUCED_PERCENTAGE:
+            self._check_reduced_percentage()
         return data
+
+    def _check_reduced_percentage(self) -> None:
+        """The policy's condition for the reduced percentage, explained in the user's language
+        (the service checks it again and has the final word)."""
+        policy, contract = self.obligation.policy, self.obligation.contract
+        below = policy.reduced_labour_share_below
+        if below is None:
+            return
+        if contract.labour_cost is None or not contract.value_excl_vat:
+            self.add_error(
+                "deviation",
+                _(
+                    "The reduced percentage applies only when the labour cost is known: "
+                    "enter the contract's labour cost first."
+                ),
+            )
+            return
+        share = contract.labour_cost * 100 / contract.value_excl_vat
+        if share >= below:
+            self.add_error(
+                "deviation",
+                _(
+                    "The reduced percentage applies only when labour is below %(below)s%% of "
+                    "the contract value; here it is %(share)s%%."
+                )
+                % {
+                    "below": number_format(below.normalize()),
+                    "share": number_format(share, 1),
+                },
+            )
 
     def to_deviation(self) -> Deviation | None:
         """The deviation to pass to ``agree_obligation``; ``None`` keeps the obligation as it is

@@ -429,3 +429,108 @@ def _delete_evidence_file(sender, instance: Evidence, **kwargs) -> None:
         return
     storage = instance.file.storage
     transaction.on_commit(lambda: storage.delete(name), using=kwargs.get("using"))
+
+
+class PlanOfApproach(models.Model):
+    """A contractor's plan of approach for an obligation: which blocks, how many, when.
+
+    Versioned: every (re)submission is a new version; the current plan of an obligation is its
+    latest version. The adviser approves it or returns it with a comment.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Submitted")
+        APPROVED = "approved", _("Approved")
+        RETURNED = "returned", _("Returned")
+
+    obligation = models.ForeignKey(
+        "contracts.Obligation",
+        on_delete=models.PROTECT,
+        related_name="plans",
+        verbose_name=_("obligation"),
+    )
+    version = models.PositiveIntegerField(_("version"))
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.DRAFT
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("submitted by"),
+    )
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    review_comment = models.TextField(_("review comment"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("plan of approach")
+        verbose_name_plural = _("plans of approach")
+        ordering = ["obligation", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["obligation", "version"], name="plan_version_unique"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="plan_version_gte_1"),
+            models.CheckConstraint(
+                condition=~Q(status="returned") | ~Q(review_comment=""),
+                name="plan_return_needs_comment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.obligation_id} v{self.version} ({self.get_status_display()})"
+
+
+class PlanItem(models.Model):
+    """One line of a plan of approach: a block, how many people and/or what amount, when."""
+
+    plan = models.ForeignKey(
+        PlanOfApproach, on_delete=models.CASCADE, related_name="items", verbose_name=_("plan")
+    )
+    block = models.CharField(_("block"), max_length=30, choices=Block.choices)
+    planned_count = models.PositiveIntegerField(_("planned people"), null=True, blank=True)
+    planned_amount = models.DecimalField(
+        _("planned amount"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=NON_NEGATIVE,
+    )
+    planned_start = models.DateField(_("planned start"))
+    planned_end = models.DateField(_("planned end"))
+    description = models.CharField(_("description"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("plan item")
+        verbose_name_plural = _("plan items")
+        ordering = ["plan", "planned_start", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(planned_end__gte=F("planned_start")), name="plan_item_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_amount__isnull=True) | Q(planned_amount__gte=0),
+                name="plan_item_amount_gte_0",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_block_display()} ({self.planned_start:%d-%m-%Y})"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.planned_start and self.planned_end and self.planned_end < self.planned_start:
+            raise ValidationError({"planned_end": _("The end cannot be before the start.")})

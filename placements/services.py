@@ -331,10 +331,10 @@ def _revalue_open_contributions(candidate: Candidate, contributions) -> None:
         obligation = _lock_obligation(contribution.obligation_id)
         if obligation.status != Obligation.Status.OPEN:
             continue
-        inputs = {name: getattr(contribution, name) for name in CONTRIBUTION_INPUTS}
-        inputs["candidate"] = candidate
+        contribution.candidate = candidate
+        contribution.obligation = obligation
         try:
-            result = value_of(obligation=obligation, **inputs)
+            result = _valued_today(contribution)
         except ValidationError as exc:
             raise ValidationError(
                 {
@@ -518,6 +518,14 @@ def value_of(*, obligation: Obligation, **inputs) -> valuation.Valuation:
         raise _engine_error(exc) from exc
 
 
+def _valued_today(contribution: Contribution) -> valuation.Valuation:
+    """The stored value of a contribution: open-ended ones count up to today (never unperformed
+    future work); see ``placements.revaluation.valuation_as_of``."""
+    from .revaluation import valuation_as_of
+
+    return valuation_as_of(contribution, as_of=timezone.localdate())
+
+
 def _store_valuation(contribution: Contribution, result: valuation.Valuation) -> None:
     contribution.value = result.value
     contribution.rule_code = result.rule_code or ""
@@ -562,14 +570,14 @@ def submit_contribution(*, acting_user, obligation: Obligation, **inputs) -> Con
     _require_open(obligation)
     data = _normalise_inputs(inputs)
     _check_reporting_inputs(data)
-    result = value_of(obligation=obligation, **data)
+    value_of(obligation=obligation, **data)  # input errors name the fields as entered
     contribution = Contribution(
         obligation=obligation,
         status=Contribution.Status.SUBMITTED,
         submitted_by=acting_user,
         **data,
     )
-    _store_valuation(contribution, result)
+    _store_valuation(contribution, _valued_today(contribution))
     contribution.full_clean()
     contribution.save()
     return contribution
@@ -579,13 +587,13 @@ def submit_contribution(*, acting_user, obligation: Obligation, **inputs) -> Con
 def update_contribution(*, acting_user, contribution: Contribution, **changes) -> Contribution:
     """Change a submitted or returned contribution and value it again. A returned one goes
     back to the adviser as submitted (the reason it was returned stays for reference)."""
+    obligation = _lock_obligation(contribution.obligation_id)  # lock order: obligation first
     contribution = _lock_contribution(contribution)
     _require(can(acting_user, Action.REPORT_CONTRIBUTION, contribution))
     if contribution.status not in (Contribution.Status.SUBMITTED, Contribution.Status.RETURNED):
         raise ValidationError(
             _("An approved or rejected contribution can no longer be changed."), code="locked"
         )
-    obligation = _lock_obligation(contribution.obligation_id)
     _require_open(obligation)
     unknown = set(changes) - set(CONTRIBUTION_INPUTS)
     if unknown:
@@ -594,10 +602,11 @@ def update_contribution(*, acting_user, contribution: Contribution, **changes) -
     merged.update(changes)
     data = _normalise_inputs(merged)
     _check_reporting_inputs(data)
-    result = value_of(obligation=obligation, **data)
+    value_of(obligation=obligation, **data)  # input errors name the fields as entered
     for name, value in data.items():
         setattr(contribution, name, value)
-    _store_valuation(contribution, result)
+    contribution.obligation = obligation
+    _store_valuation(contribution, _valued_today(contribution))
     if contribution.status == Contribution.Status.RETURNED:
         contribution.status = Contribution.Status.SUBMITTED
     contribution.full_clean()
@@ -606,6 +615,9 @@ def update_contribution(*, acting_user, contribution: Contribution, **changes) -
 
 
 def _review(acting_user, contribution: Contribution, status: str, reason: str) -> Contribution:
+    # Lock order everywhere: the obligation first, then its contributions (as settlement and
+    # revaluation do), so concurrent writers wait instead of deadlocking.
+    obligation = _lock_obligation(contribution.obligation_id)
     contribution = _lock_contribution(contribution)
     _require(can(acting_user, Action.REVIEW_CONTRIBUTION, contribution))
     if contribution.status != Contribution.Status.SUBMITTED:
@@ -614,8 +626,6 @@ def _review(acting_user, contribution: Contribution, status: str, reason: str) -
             % {"status": contribution.get_status_display().lower()},
             code="not_submitted",
         )
-    # Lock the obligation too: a settlement computing the realised amount waits for this.
-    obligation = _lock_obligation(contribution.obligation_id)
     _require_open(obligation)
     reason = (reason or "").strip()
     if status != Contribution.Status.APPROVED and not reason:
@@ -624,6 +634,10 @@ def _review(acting_user, contribution: Contribution, status: str, reason: str) -
         raise ValidationError({"reason": _bsn_error()}, code="bsn")
     if status == Contribution.Status.APPROVED:
         _require_confirmed_eligibility(contribution)
+        # Approve the value as of today (an open-ended placement has grown since it was
+        # reported).
+        contribution.obligation = obligation
+        _store_valuation(contribution, _valued_today(contribution))
     contribution.status = status
     contribution.status_reason = reason
     contribution.reviewed_by = acting_user

@@ -941,5 +941,6 @@ class _Builder:
             obligation=obligation,
             decision=decision,
             reason=SETTLEMENT_REASONS[decision],
+            today=self.today,
             **kwargs,
         )

@@ -35,7 +35,12 @@ def data(world):
     other = f.ObligationFactory(
         contract__municipality=world.katwijk, contract__contractor=world.contractor_b
     )
-    return SimpleNamespace(world=world, obligation=obligation, other=other)
+    overdue = f.ObligationFactory(
+        contract__municipality=world.noordwijk,
+        contract__contractor=world.contractor_a,
+        contract__overdue=True,  # deadline passed: final decisions allowed
+    )
+    return SimpleNamespace(world=world, obligation=obligation, other=other, overdue=overdue)
 
 
 def url(name, obligation):
@@ -183,9 +188,12 @@ def test_reduced_percentage_refused_for_high_labour_share_is_shown(client, data)
         {"deviation": "reduced_percentage", "reason": "Weinig arbeid"},
     )
     assert response.status_code == 200
-    errors = response.context["form"].non_field_errors()
-    assert "applies only when labour is below 30" in errors[0]
-    assert "applies only when labour is below 30" in response.content.decode()
+    errors = response.context["form"].errors["deviation"]
+    assert errors == [
+        "The reduced percentage applies only when labour is below 30% of the contract value; "
+        "here it is 80.0%."
+    ]
+    assert "here it is 80.0%" in response.content.decode()
     data.obligation.refresh_from_db()
     assert (data.obligation.deviation, data.obligation.agreed_at) == ("", None)
 
@@ -221,34 +229,47 @@ def test_settle_page_shows_the_shortfall(client, data):
 
 
 def test_settle_with_a_fine_defaulting_to_the_shortfall(client, data):
-    approved(data.obligation, "10000.00")
+    approved(data.overdue, "10000.00")
     client.force_login(data.world.adviser)
     response = client.post(
-        url("obligation_settle", data.obligation),
+        url("obligation_settle", data.overdue),
         {"decision": "fine", "amount": "", "reason": "Onvoldoende inspanning"},
     )
     assert response.status_code == 302
-    settlement = Settlement.objects.get(obligation=data.obligation)
+    settlement = Settlement.objects.get(obligation=data.overdue)
     assert (settlement.decision, settlement.amount, settlement.shortfall) == (
         "fine",
         Decimal("15000.00"),
         Decimal("15000.00"),
     )
     assert settlement.decided_by == data.world.adviser
-    data.obligation.refresh_from_db()
-    assert data.obligation.status == Obligation.Status.SETTLED
-    page = client.get(url("obligation_settle", data.obligation))
+    data.overdue.refresh_from_db()
+    assert data.overdue.status == Obligation.Status.SETTLED
+    page = client.get(url("obligation_settle", data.overdue))
     assert "the decision is final" in page.content.decode()
     assert "Onvoldoende inspanning" in page.content.decode()
+    assert 'name="decision"' not in page.content.decode()
 
 
 def test_settle_with_a_buy_out_amount(client, data):
     client.force_login(data.world.adviser)
     client.post(
-        url("obligation_settle", data.obligation),
+        url("obligation_settle", data.overdue),
         {"decision": "buy_out", "amount": "12000.50", "reason": "Afkoop afgesproken"},
     )
     assert Settlement.objects.get().amount == Decimal("12000.50")
+
+
+def test_a_fine_before_the_deadline_is_refused_and_shown(client, data):
+    client.force_login(data.world.adviser)
+    response = client.post(
+        url("obligation_settle", data.obligation),
+        {"decision": "fine", "amount": "100", "reason": "Te vroeg"},
+    )
+    assert response.status_code == 200
+    assert "decided at the deadline" in response.context["form"].errors["decision"][0]
+    assert "decided at the deadline" in response.content.decode()
+    assert not Settlement.objects.exists()
 
 
 def test_extension_moves_the_deadline(client, data):
