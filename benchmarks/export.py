@@ -310,6 +310,8 @@ def _child(args) -> None:
 
 
 def _print(results) -> None:
+    from django.conf import settings
+
     print()
     print("Council report export (xlsx, write-only, streamed), PostgreSQL")
     header = (
@@ -333,6 +335,11 @@ def _print(results) -> None:
         "50 ms during the run; growth = peak - before;\nmaxrss = the process's peak including "
         "start-up (resource.getrusage). openpyxl alone writes plain values\n(no queries, no "
         "styles) into the same kind of spooled temporary file."
+    )
+    spool = settings.REPORT_SPOOL_MAX_BYTES / 1024 / 1024
+    print(
+        f"The finished workbook is kept in memory up to REPORT_SPOOL_MAX_BYTES ({spool:.0f} MB), "
+        "then spilled to a temporary\nfile: that buffer is most of the growth of a large run."
     )
 
 

@@ -43,7 +43,16 @@ def register_audited_models() -> None:
         Settlement,
         SroiPolicy,
     )
-    from placements.models import Bonus, Candidate, Contribution, Evidence, Rule, Rulebook
+    from placements.models import (
+        Bonus,
+        Candidate,
+        Contribution,
+        Evidence,
+        PlanItem,
+        PlanOfApproach,
+        Rule,
+        Rulebook,
+    )
 
     from .models import Membership, Organisation, User
 
@@ -61,6 +70,8 @@ def register_audited_models() -> None:
         Settlement,
         Rule,
         Bonus,
+        PlanOfApproach,
+        PlanItem,
     ):
         auditlog.register(model)
     auditlog.register(Rulebook, m2m_fields={"municipalities"})

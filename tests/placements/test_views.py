@@ -179,7 +179,9 @@ def test_list_filters_and_totals(client, data):
 def test_list_municipality_filter_only_when_there_is_a_choice(client, data):
     client.force_login(data.world.adviser)
     response = client.get(LIST)
-    choices = [str(label) for _, label in response.context["filter"].form["municipality"].field.choices]
+    choices = [
+        str(label) for _, label in response.context["filter"].form["municipality"].field.choices
+    ]
     assert "Noordwijk" in choices and "Katwijk" in choices
     client.force_login(data.world.officer_noordwijk)
     response = client.get(LIST)
