@@ -126,7 +126,8 @@ def _rule_row(rule: Rule, lang: str) -> dict:
     low, high = rule.min_years_on_benefit, rule.max_years_on_benefit
     if low is not None and high is not None:
         conditions.append(
-            _("years on benefit: %(low)s to under %(high)s") % {"low": _num(low), "high": _num(high)}
+            _("years on benefit: %(low)s to under %(high)s")
+            % {"low": _num(low), "high": _num(high)}
         )
     elif low is not None:
         conditions.append(_("years on benefit: at least %(low)s") % {"low": _num(low)})
@@ -139,7 +140,9 @@ def _rule_row(rule: Rule, lang: str) -> dict:
             _("at least %(hours)s hours per week") % {"hours": _num(rule.min_hours_per_week)}
         )
     if rule.max_years is not None:
-        conditions.append(_("counted for at most %(years)s year(s)") % {"years": _num(rule.max_years)})
+        conditions.append(
+            _("counted for at most %(years)s year(s)") % {"years": _num(rule.max_years)}
+        )
     if rule.min_duration_days is not None:
         conditions.append(_("lasting at least %(days)s days") % {"days": rule.min_duration_days})
     try:
