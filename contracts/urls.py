@@ -9,7 +9,13 @@ from importlib import import_module
 app_name = "contracts"
 
 urlpatterns = []
-for module in ("urls_backoffice", "urls_import", "urls_adviser", "urls_policies"):
+for module in (
+    "urls_backoffice",
+    "urls_import",
+    "urls_adviser",
+    "urls_policies",
+    "urls_contractor_users",
+):
     try:
         urlpatterns += import_module(f"contracts.{module}").urlpatterns
     except ModuleNotFoundError as exc:  # a part not built yet
