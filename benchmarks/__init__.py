@@ -9,9 +9,11 @@ nothing about production.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 BENCH_DATABASE = "sroi_bench"
+ENV_FILE = Path(__file__).resolve().parent.parent / ".env"
 _READY = False
 
 
@@ -21,6 +23,10 @@ class BenchmarkError(SystemExit):
 
 def bench_database_url() -> str:
     """The URL of ``sroi_bench`` on the server of ``DATABASE_URL`` (created if missing)."""
+    if "DATABASE_URL" not in os.environ and ENV_FILE.exists():
+        import environ  # settings read .env the same way
+
+        environ.Env.read_env(ENV_FILE, overwrite=False)
     url = os.environ.get("DATABASE_URL", "")
     if not url:
         raise BenchmarkError(

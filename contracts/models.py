@@ -567,3 +567,61 @@ class Settlement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.obligation.contract.reference}: {self.get_decision_display()}"
+
+
+class ContractorInvitation(models.Model):
+    """An e-mail invitation for a contractor's contact person to the portal.
+
+    Only a SHA-256 hash of the link's token is stored, never the token itself: whoever reads
+    the database cannot use an open invitation. An invitation is used at most once and expires
+    after ``settings.INVITATION_VALID_DAYS``; inviting the same address again revokes the
+    earlier open invitation. Written only by ``contracts.invitations``.
+    """
+
+    contractor = models.ForeignKey(
+        Contractor,
+        on_delete=models.CASCADE,
+        related_name="invitations",
+        verbose_name=_("contractor"),
+    )
+    email = models.EmailField(_("e-mail address"))
+    full_name = models.CharField(_("full name"), max_length=150)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("invited by"),
+    )
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    accepted_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("accepted by user"),
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("contractor invitation")
+        verbose_name_plural = _("contractor invitations")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("created_at")),
+                name="invitation_expires_after_creation",
+            ),
+        ]
+        indexes = [models.Index(fields=["contractor", "email"])]
+
+    def __str__(self) -> str:
+        return f"{self.contractor} – {self.email}"
+
+    def is_open(self, now) -> bool:
+        """Neither accepted nor revoked, and not expired at ``now``."""
+        return self.accepted_at is None and self.revoked_at is None and now < self.expires_at

@@ -238,6 +238,7 @@ def _detail(request, rulebook: Rulebook, *, publish_problems=None, status=200):
     usage = (
         selectors.rulebook_list(user=user)
         .filter(pk=rulebook.pk)
+        .prefetch_related(None)
         .annotate(**_usage(user))
         .values("in_use", "frozen")
         .first()

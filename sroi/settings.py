@@ -139,6 +139,8 @@ STORAGES = {
 # and are only ever served through a view that checks access.
 PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / "var" / "private")
 EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=10 * 1024 * 1024)
+# Days an e-mailed invitation to the contractor portal stays valid (the link is single-use).
+INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=7)
 
 # E-mail
 EMAIL_BACKEND = env.str(

@@ -122,6 +122,8 @@ def test_officer_imports_contracts_and_adviser_approves_a_contribution(
     good = _spreadsheet(tmp_path / "opdrachten-gecorrigeerd.xlsx", _rows(bad_kvk=False))
 
     # --- The procurement officer ---------------------------------------------------------------
+    page.goto(f"{live_server.url}/accounts/login/")
+    assert_accessible(page)
     login(page, live_server, OFFICER, PASSWORD)
     assert_accessible(page)
 
