@@ -154,7 +154,7 @@ KIND_WORDS = {
 KIND_BY_WORD = {word: kind for kind, words in KIND_WORDS.items() for word in words}
 
 
-def _header_key(text: str) -> str:
+def header_key(text: str) -> str:
     """``"Soort (werken/leveringen/diensten)"`` → ``"soort"``: case, spaces, punctuation and
     a parenthesised remark do not matter when matching a column title."""
     text = re.sub(r"\(.*?\)", "", text)
@@ -164,7 +164,7 @@ def _header_key(text: str) -> str:
 HEADER_KEYS: dict[str, str] = {}
 for _column in COLUMNS:
     for _name in (_column.title, *_column.aliases):
-        HEADER_KEYS[_header_key(_name)] = _column.key
+        HEADER_KEYS[header_key(_name)] = _column.key
 
 
 # --- Results ---------------------------------------------------------------------------------
@@ -332,7 +332,7 @@ def clean_text(value: str, *, multiline: bool = False) -> str:
 # --- Cell parsers ----------------------------------------------------------------------------
 
 
-def _is_blank(value) -> bool:
+def is_blank(value) -> bool:
     return value is None or (isinstance(value, str) and clean_text_or_raw(value) == "")
 
 
@@ -547,7 +547,7 @@ def parse_email(value) -> str:
 
 
 @dataclass
-class _Sheet:
+class Sheet:
     title: str
     header: dict[str, int]  # column key -> 0-based index
     letters: dict[str, str]
@@ -555,28 +555,28 @@ class _Sheet:
     epoch: object = None
 
 
-class _FileError(Exception):
+class FileError(Exception):
     pass
 
 
-def _check_container(data: bytes) -> None:
+def check_container(data: bytes) -> None:
     """Is this a readable .xlsx at all? Cheap checks before openpyxl parses anything."""
     if not data:
-        raise _FileError(_("The file is empty."))
+        raise FileError(_("The file is empty."))
     if len(data) > MAX_UPLOAD_BYTES:
-        raise _FileError(
+        raise FileError(
             _("The file is larger than %(max)s MB. Split it into smaller files.")
             % {"max": MAX_UPLOAD_BYTES // (1024 * 1024)}
         )
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise _FileError(
+        raise FileError(
             _(
                 "This is an old Excel file (.xls) or a password-protected workbook. Open it in "
                 "Excel, remove any password and save it as an Excel workbook (.xlsx)."
             )
         )
     if data[:4] != b"PK\x03\x04":
-        raise _FileError(
+        raise FileError(
             _(
                 "This file is not an Excel workbook (.xlsx). Use the template and save it as "
                 "an Excel workbook."
@@ -587,22 +587,22 @@ def _check_container(data: bytes) -> None:
             infos = archive.infolist()
             names = {i.filename for i in infos}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        raise _FileError(
+        raise FileError(
             _("The file is damaged and cannot be read as an Excel workbook (.xlsx).")
         ) from exc
     if "xl/workbook.xml" not in names:
         if "content.xml" in names:  # OpenDocument (LibreOffice .ods)
-            raise _FileError(
+            raise FileError(
                 _("This is an OpenDocument spreadsheet. Save it as an Excel workbook (.xlsx).")
             )
-        raise _FileError(
+        raise FileError(
             _(
                 "This file is not an Excel workbook (.xlsx). Use the template and save it as "
                 "an Excel workbook."
             )
         )
     if len(infos) > MAX_ZIP_ENTRIES or sum(i.file_size for i in infos) > MAX_UNCOMPRESSED_BYTES:
-        raise _FileError(
+        raise FileError(
             _("The workbook is too large to import. Keep only the sheet with the contracts.")
         )
 
@@ -610,7 +610,7 @@ def _check_container(data: bytes) -> None:
 def _pick_sheet(workbook):
     sheets = list(workbook.worksheets)
     if not sheets:
-        raise _FileError(_("The workbook contains no sheets."))
+        raise FileError(_("The workbook contains no sheets."))
     for sheet in sheets:
         if sheet.title.strip().casefold() == SHEET_NAME.casefold():
             return sheet
@@ -625,7 +625,7 @@ def _required_headers() -> str:
     return ", ".join(c.title for c in COLUMNS if c.required)
 
 
-def _read_sheet(data: bytes, warnings: list[str]) -> _Sheet:
+def _read_sheet(data: bytes, warnings: list[str]) -> Sheet:
     from openpyxl import load_workbook
     from openpyxl.utils import get_column_letter
 
@@ -633,11 +633,11 @@ def _read_sheet(data: bytes, warnings: list[str]) -> _Sheet:
         workbook = load_workbook(
             io.BytesIO(data), read_only=True, data_only=False, keep_links=False
         )
-    except _FileError:
+    except FileError:
         raise
     except Exception as exc:  # openpyxl raises many kinds of errors on damaged files
         logger.info("Contract import: unreadable workbook (%s)", type(exc).__name__)
-        raise _FileError(
+        raise FileError(
             _("The file is damaged and cannot be read as an Excel workbook (.xlsx).")
         ) from exc
     try:
@@ -645,7 +645,7 @@ def _read_sheet(data: bytes, warnings: list[str]) -> _Sheet:
         title = sheet.title
         declared = getattr(sheet, "max_row", None)
         if isinstance(declared, int) and declared > MAX_ROWS + 1:
-            raise _FileError(
+            raise FileError(
                 _(
                     "The sheet “%(sheet)s” has %(rows)s rows; at most %(max)s contracts can be "
                     "imported at once. Split the file into smaller files (and delete any empty "
@@ -658,8 +658,8 @@ def _read_sheet(data: bytes, warnings: list[str]) -> _Sheet:
         rows = sheet.iter_rows(min_row=1, max_row=1)
         header_cells = next(rows, None)
         rows.close()
-        if header_cells is None or all(_is_blank(c.value) for c in header_cells):
-            raise _FileError(
+        if header_cells is None or all(is_blank(c.value) for c in header_cells):
+            raise FileError(
                 _(
                     "The sheet “%(sheet)s” is empty or its first row is empty. The first row "
                     "must hold the column titles: %(headers)s."
@@ -673,12 +673,12 @@ def _read_sheet(data: bytes, warnings: list[str]) -> _Sheet:
         for cells in sheet.iter_rows(min_row=2, max_col=width):
             number += 1
             cells = list(cells)
-            if all(_is_blank(getattr(c, "value", None)) for c in cells):
+            if all(is_blank(getattr(c, "value", None)) for c in cells):
                 if number > MAX_ROWS + 1 + EMPTY_TAIL_ROWS:
                     break
                 continue
             if number > MAX_ROWS + 1:
-                raise _FileError(
+                raise FileError(
                     _(
                         "The sheet “%(sheet)s” has more than %(max)s rows below the column "
                         "titles; at most %(max)s contracts can be imported at once. Split the "
@@ -688,19 +688,19 @@ def _read_sheet(data: bytes, warnings: list[str]) -> _Sheet:
                 )
             body.append((number, cells))
         if not body:
-            raise _FileError(
+            raise FileError(
                 _(
                     "The sheet “%(sheet)s” has column titles but no contracts below them. "
                     "Fill in one contract per row."
                 )
                 % {"sheet": title}
             )
-        return _Sheet(title=title, header=header, letters=letters, rows=body, epoch=workbook.epoch)
-    except _FileError:
+        return Sheet(title=title, header=header, letters=letters, rows=body, epoch=workbook.epoch)
+    except FileError:
         raise
     except Exception as exc:
         logger.info("Contract import: unreadable sheet (%s)", type(exc).__name__)
-        raise _FileError(
+        raise FileError(
             _("The file is damaged and cannot be read as an Excel workbook (.xlsx).")
         ) from exc
     finally:
@@ -714,12 +714,12 @@ def _map_header(cells, warnings: list[str], get_column_letter) -> tuple[dict, di
     duplicates: list[str] = []
     for index, cell in enumerate(cells):
         value = cell.value
-        if _is_blank(value):
+        if is_blank(value):
             continue
         if getattr(cell, "data_type", None) == "f":
-            raise _FileError(_("The column titles in the first row must be text, not formulas."))
-        text = clean_text_or_raw(value if isinstance(value, str) else _safe_str(value))
-        key = HEADER_KEYS.get(_header_key(text))
+            raise FileError(_("The column titles in the first row must be text, not formulas."))
+        text = clean_text_or_raw(value if isinstance(value, str) else safe_str(value))
+        key = HEADER_KEYS.get(header_key(text))
         if key is None:
             unknown.append(text[:60])
             continue
@@ -729,13 +729,13 @@ def _map_header(cells, warnings: list[str], get_column_letter) -> tuple[dict, di
         header[key] = index
         letters[key] = get_column_letter(index + 1)
     if duplicates:
-        raise _FileError(
+        raise FileError(
             _("These columns appear more than once: %(columns)s. Keep each column once.")
             % {"columns": ", ".join(duplicates)}
         )
     missing = [c.title for c in COLUMNS if c.required and c.key not in header]
     if missing:
-        raise _FileError(
+        raise FileError(
             _(
                 "Required columns are missing: %(missing)s. The first row must hold the column "
                 "titles of the template: %(expected)s (required: %(required)s)."
@@ -754,7 +754,7 @@ def _map_header(cells, warnings: list[str], get_column_letter) -> tuple[dict, di
     return header, letters
 
 
-def _safe_str(value) -> str:
+def safe_str(value) -> str:
     try:
         return _number_text(value) if not isinstance(value, datetime | date) else str(value)
     except CellValueError:
@@ -780,7 +780,7 @@ _PARSERS = {
 }
 
 
-def _display(value) -> str:
+def display_value(value) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -792,10 +792,10 @@ def _display(value) -> str:
         # Never echo control characters back into the page.
         text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
         return text[:120]
-    return _safe_str(value)[:120]
+    return safe_str(value)[:120]
 
 
-def _parse_row(sheet: _Sheet, number: int, cells: list) -> RowResult:
+def _parse_row(sheet: Sheet, number: int, cells: list) -> RowResult:
     row = RowResult(number=number)
     for column in COLUMNS:
         index = sheet.header.get(column.key)
@@ -805,14 +805,14 @@ def _parse_row(sheet: _Sheet, number: int, cells: list) -> RowResult:
         value = getattr(cell, "value", None)
         data_type = getattr(cell, "data_type", None)
         if data_type == "f" or isinstance(value, ArrayFormula | DataTableFormula):
-            row.display[column.key] = _display(str(value))
+            row.display[column.key] = display_value(str(value))
             _add(row, sheet, column.key, _("Cell contains a formula; paste values only."))
             continue
-        row.display[column.key] = _display(value)
+        row.display[column.key] = display_value(value)
         if data_type == "e":
             _add(row, sheet, column.key, _("Cell contains an Excel error (%(v)s).") % {"v": value})
             continue
-        if _is_blank(value):
+        if is_blank(value):
             continue
         try:
             row.values[column.key] = _PARSERS[column.key](value, sheet.epoch)
@@ -824,7 +824,7 @@ def _parse_row(sheet: _Sheet, number: int, cells: list) -> RowResult:
     return row
 
 
-def _add(row: RowResult, sheet: _Sheet | None, key: str, message: str) -> None:
+def _add(row: RowResult, sheet: Sheet | None, key: str, message: str) -> None:
     column = COLUMN_BY_KEY.get(key)
     row.errors.append(
         CellError(
@@ -842,7 +842,7 @@ def _has_error(row: RowResult, key: str) -> bool:
     return any(e.column == column.title for e in row.errors) if column else False
 
 
-def _municipality_key(name: str) -> str:
+def municipality_key(name: str) -> str:
     name = re.sub(r"\s+", " ", unicodedata.normalize("NFC", name)).strip().casefold()
     return re.sub(r"^gemeente\s+", "", name)
 
@@ -851,9 +851,9 @@ def validate_workbook(*, acting_user, data: bytes) -> ImportReport:
     """Read and validate an uploaded .xlsx completely; writes nothing."""
     report = ImportReport(sha256=hashlib.sha256(data or b"").hexdigest())
     try:
-        _check_container(data)
+        check_container(data)
         sheet = _read_sheet(data, report.warnings)
-    except _FileError as exc:
+    except FileError as exc:
         report.file_errors.append(str(exc))
         return report
     report.sheet_title = sheet.title
@@ -866,9 +866,9 @@ def validate_workbook(*, acting_user, data: bytes) -> ImportReport:
     return report
 
 
-def _validate_against_database(rows: list[RowResult], sheet: _Sheet, acting_user) -> None:
+def _validate_against_database(rows: list[RowResult], sheet: Sheet, acting_user) -> None:
     municipalities = {
-        _municipality_key(org.name): org
+        municipality_key(org.name): org
         for org in Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY)
     }
     # Municipality and permission first: nothing else about a row is checked (or revealed)
@@ -878,7 +878,7 @@ def _validate_against_database(rows: list[RowResult], sheet: _Sheet, acting_user
         name = row.values.get("municipality")
         if name is None:
             continue
-        org = municipalities.get(_municipality_key(name))
+        org = municipalities.get(municipality_key(name))
         if org is None:
             _add(row, sheet, "municipality", _("Unknown municipality “%(name)s”.") % {"name": name})
             continue
@@ -902,7 +902,7 @@ def _validate_against_database(rows: list[RowResult], sheet: _Sheet, acting_user
         _check_row(row, sheet)
 
 
-def _check_references(rows: list[RowResult], sheet: _Sheet) -> None:
+def _check_references(rows: list[RowResult], sheet: Sheet) -> None:
     by_key: dict[tuple[int, str], list[RowResult]] = {}
     for row in rows:
         reference = row.values.get("reference")
@@ -937,7 +937,7 @@ def _check_references(rows: list[RowResult], sheet: _Sheet) -> None:
                 row.existing = contract
 
 
-def _resolve_contractors(rows: list[RowResult], sheet: _Sheet) -> None:
+def _resolve_contractors(rows: list[RowResult], sheet: Sheet) -> None:
     kvks = sorted({row.values["kvk"] for row in rows if "kvk" in row.values})
     known: dict[str, Contractor] = {}
     for start in range(0, len(kvks), 500):
@@ -995,7 +995,7 @@ def _resolve_contractors(rows: list[RowResult], sheet: _Sheet) -> None:
         row.contractor_is_new = True
 
 
-def _resolve_officers(rows: list[RowResult], sheet: _Sheet) -> None:
+def _resolve_officers(rows: list[RowResult], sheet: Sheet) -> None:
     emails = sorted({row.values["officer_email"] for row in rows if "officer_email" in row.values})
     users = {u.email.lower(): u for u in User.objects.filter(email__in=emails, is_active=True)}
     officer_munis: dict[str, frozenset[int]] = {
@@ -1064,7 +1064,7 @@ def _differences(row: RowResult, contract: Contract) -> list[str]:
     return different
 
 
-def _check_row(row: RowResult, sheet: _Sheet) -> None:
+def _check_row(row: RowResult, sheet: Sheet) -> None:
     v = row.values
     if (
         v.get("labour_cost") is not None

@@ -14,9 +14,9 @@ limits, keeping the upload between preview and confirmation) are imported, not c
    a candidate is an existing one of the contractor (``Kandidaatcode``) or a new one
    (``Initialen``, ``Geboortejaar``, ``Doelgroep``, ``Uitkeringsjaren``), and the value comes
    from the engine through :func:`placements.services.value_of` (as stored:
-   :func:`placements.revaluation.valuation_as_of`, so an open-ended placement counts up to
-   today). The result is a :class:`BulkReport` with, per row, its errors by column or the
-   value the contribution would get.
+   :func:`placements.portal.preview_value`, so an open-ended placement counts up to today).
+   The result is a :class:`BulkReport` with, per row, its errors by column or the value the
+   contribution would get.
 3. :func:`import_workbook` validates again and, only when every row is fine, creates the new
    candidates (:func:`placements.services.create_candidate`) and submits the contributions
    (:func:`placements.services.submit_contribution`) in one transaction: all rows or none.
@@ -64,33 +64,29 @@ from contracts.importing import (
     CellError,
     CellValueError,
     Column,
+    FileError,
     ImportFailed,
     ImportRejected,
     RowStatus,
+    Sheet,
+    check_container,
+    display_value,
+    header_key,
+    is_blank,
+    municipality_key,
     parse_amount,
     parse_date,
     parse_text,
+    safe_str,
 )
-
-# Generic helpers of the contract import that are still private there (the lead is asked to
-# make them public; they are imported, never copied).
-from contracts.importing import _check_container as check_container
-from contracts.importing import _display as display_value
-from contracts.importing import _FileError as FileError
-from contracts.importing import _header_key as header_key
-from contracts.importing import _is_blank as is_blank
-from contracts.importing import _municipality_key as municipality_key
-from contracts.importing import _safe_str as safe_str
-from contracts.importing import _Sheet as Sheet
 from contracts.models import Contract, Obligation
 from sroi import permissions
 from sroi.permissions import Action, get_scope
 
 from . import services
 from .choices import Block, TargetGroup
-from .portal import BlockSpec, block_specs, preview_value
 from .models import Candidate, Contribution
-from .revaluation import valuation_as_of
+from .portal import BlockSpec, block_specs, preview_value
 
 __all__ = [
     "COLUMNS",
@@ -156,6 +152,7 @@ COLUMNS: tuple[Column, ...] = (
         18,
     ),
     Column("hours", "Uren", False, ("hours", "aantal uren"), 10),
+    Column("actual_cost", "Werkelijke kosten", False, ("actual cost", "kosten"), 16),
     Column("variant", "Variant", False, ("variant",), 14),
     Column("delivered_by", "Geleverd door", False, ("delivered by", "onderaannemer"), 24),
     Column("description", "Omschrijving", False, ("description",), 36),
@@ -316,6 +313,10 @@ class BulkRow:
         return Block(self.block).label if self.block in Block.values else ""
 
     @property
+    def is_person_block(self) -> bool:
+        return self.block in services.PERSON_BLOCKS
+
+    @property
     def candidate_is_new(self) -> bool:
         return self.new_candidate is not None
 
@@ -474,6 +475,7 @@ _PARSERS = {
     "social_enterprise": lambda v, e: parse_text(v, max_length=200),
     "invoiced_amount": lambda v, e: parse_amount(v),
     "hours": lambda v, e: parse_number(v),
+    "actual_cost": lambda v, e: parse_amount(v),
     "variant": lambda v, e: parse_text(v, max_length=50),
     "delivered_by": lambda v, e: parse_text(v, max_length=200),
     "description": lambda v, e: parse_text(v, max_length=300),
@@ -791,14 +793,17 @@ def _check_block_inputs(row: BulkRow, sheet: Sheet, specs: dict[str, BlockSpec])
     block = row.values.get("block")
     if block is None:
         return
-    label = str(Block(block).label).lower()
+    label = str(Block(block).label)
     spec = specs.get(block)
     if spec is None:
         _add(
             row,
             sheet,
             "block",
-            _("The rulebook of this contract does not value a %(block)s. It values: %(blocks)s.")
+            _(
+                "The rulebook of this contract does not value the block “%(block)s”. "
+                "It values: %(blocks)s."
+            )
             % {"block": label, "blocks": ", ".join(block_word(b) for b in specs) or "–"},
         )
         return
@@ -821,14 +826,14 @@ def _check_block_inputs(row: BulkRow, sheet: Sheet, specs: dict[str, BlockSpec])
                     sheet,
                     "candidate_code",
                     _(
-                        "A %(block)s needs a candidate: fill in Kandidaatcode (a candidate you "
-                        "reported before), or Initialen, Geboortejaar and Doelgroep (a new "
-                        "candidate)."
+                        "The block “%(block)s” needs a candidate: fill in Kandidaatcode (a "
+                        "candidate you reported before), or Initialen, Geboortejaar and Doelgroep "
+                        "(a new candidate)."
                     )
                     % {"block": label},
                 )
             else:
-                _add(row, sheet, name, _("Required for a %(block)s.") % {"block": label})
+                _add(row, sheet, name, _("Required for the block “%(block)s”.") % {"block": label})
         elif name not in allowed and present:
             keys = (
                 [k for k in ("candidate_code", *CANDIDATE_DETAIL_KEYS) if k in row.values]
@@ -840,7 +845,8 @@ def _check_block_inputs(row: BulkRow, sheet: Sheet, specs: dict[str, BlockSpec])
                     row,
                     sheet,
                     key,
-                    _("Not used for a %(block)s; leave this cell empty.") % {"block": label},
+                    _("Not used for the block “%(block)s”; leave this cell empty.")
+                    % {"block": label},
                 )
 
 
@@ -856,7 +862,7 @@ def _check_variant(row: BulkRow, sheet: Sheet, spec: BlockSpec, label: str) -> s
             row,
             sheet,
             "variant",
-            _("Unknown variant for a %(block)s. Use one of: %(variants)s.")
+            _("Unknown variant for the block “%(block)s”. Use one of: %(variants)s.")
             % {"block": label, "variants": ", ".join(variants.values())},
         )
         return ""
@@ -941,7 +947,7 @@ def _new_candidate(row: BulkRow, sheet: Sheet, contractor_id: int) -> None:
     if missing:
         return
     try:
-        details = services._clean_candidate_details(
+        details = services.clean_candidate_details(
             initials=row.values["initials"],
             birth_year=row.values["birth_year"],
             target_group=row.values["target_group"],
@@ -979,6 +985,7 @@ def _contribution_columns(row: BulkRow) -> dict[str, str]:
         "social_enterprise": "social_enterprise",
         "invoiced_amount": "invoiced_amount",
         "hours": "hours",
+        "actual_cost": "actual_cost",
         "variant": "variant",
         "delivered_by": "delivered_by",
         "description": "description",
@@ -989,8 +996,9 @@ def _contribution_columns(row: BulkRow) -> dict[str, str]:
 def _value_row(row: BulkRow, sheet: Sheet, today: date) -> None:
     """Value the row as the service will store it; errors keyed by column."""
     v = row.values
-    row.inputs = {
+    inputs = {
         "block": v["block"],
+        "candidate": row.candidate,
         "start_date": v["start_date"],
         "end_date": v.get("end_date"),
         "hours_per_week": v.get("hours_per_week"),
@@ -998,28 +1006,26 @@ def _value_row(row: BulkRow, sheet: Sheet, today: date) -> None:
         "social_enterprise": v.get("social_enterprise", ""),
         "invoiced_amount": v.get("invoiced_amount"),
         "hours": v.get("hours"),
+        "actual_cost": v.get("actual_cost"),
         "variant": v.get("variant", ""),
         "delivered_by": v.get("delivered_by", ""),
         "description": v.get("description", ""),
     }
-    inputs = {**row.inputs, "candidate": row.candidate}
     obligation = row.obligation
     try:
-        # What ``submit_contribution`` checks before it writes, in the same order.
-        data = services._normalise_inputs(inputs)
-        services._check_reporting_inputs(data)
+        # What ``submit_contribution`` checks before it writes, in the same order: the
+        # inputs as entered, then the value as it will be stored (an open-ended placement
+        # counts up to today).
+        data = services.normalise_inputs(inputs)
+        services.check_reporting_inputs(data)
         result = services.value_of(obligation=obligation, **data)
+        data.pop("candidate")
         if data["end_date"] is None:
-            contribution = Contribution(
-                obligation=obligation,
-                **{k: val for k, val in data.items() if k != "candidate"},
-            )
-            contribution.candidate = row.candidate
-            result = valuation_as_of(contribution, as_of=today)
+            result = preview_value(obligation=obligation, candidate=row.candidate, inputs=data)
     except ValidationError as exc:
         _add_validation_error(row, sheet, exc, _contribution_columns(row))
         return
-    row.inputs = {k: val for k, val in data.items() if k != "candidate"}
+    row.inputs = data
     row.valuation = result
 
 
@@ -1203,7 +1209,8 @@ def import_workbook(*, acting_user, data: bytes, expected_sha256: str | None = N
             current,
         ) from exc
     except DatabaseError as exc:
-        logger.exception("Bulk reporting: database error")
+        # Only the kind of error: its message may quote cell values (personal data).
+        logger.error("Bulk reporting: database error (%s)", type(exc).__name__)
         raise ImportFailed(
             _("The import failed because of a database error; nothing was imported."), current
         ) from exc
@@ -1319,7 +1326,7 @@ def _write_help_sheet(sheet, contracts: list[Contract]) -> None:
     from openpyxl.styles import Alignment, Font
 
     wrap = Alignment(wrap_text=True, vertical="top")
-    for col, width in zip("ABCD", (30, 12, 70, 30), strict=True):
+    for col, width in zip("ABCDE", (30, 12, 70, 30, 50), strict=True):
         sheet.column_dimensions[col].width = width
     sheet["A1"] = _("How to report contributions in bulk")
     sheet["A1"].font = Font(bold=True, size=14)
@@ -1380,14 +1387,9 @@ def _write_help_sheet(sheet, contracts: list[Contract]) -> None:
     row += 1
     sheet.cell(row=row, column=1, value=_("What each block needs")).font = Font(bold=True)
     row += 1
-    for block, spec in BLOCK_INPUTS.items():
+    for block, text in _BLOCK_HELP.items():
         sheet.cell(row=row, column=1, value=block_word(block))
-        needs = ", ".join(_input_title(n) for n in PER_BLOCK_INPUTS if n in spec.required)
-        may = ", ".join(_input_title(n) for n in PER_BLOCK_INPUTS if n in spec.optional)
-        text = _("Needs: Startdatum, %(needs)s.") % {"needs": needs}
-        if may:
-            text += " " + _("Optional: %(may)s.") % {"may": may}
-        sheet.cell(row=row, column=3, value=text).alignment = wrap
+        sheet.cell(row=row, column=3, value=str(text)).alignment = wrap
         row += 1
     row += 1
     sheet.cell(row=row, column=1, value=_("Target groups (Doelgroep)")).font = Font(bold=True)
@@ -1400,7 +1402,13 @@ def _write_help_sheet(sheet, contracts: list[Contract]) -> None:
     if not contracts:
         sheet.cell(row=row, column=1, value=_("You have no contract with an open obligation."))
     else:
-        headings = ("Kenmerk opdracht", "Gemeente", _("Title"), _("Deadline"))
+        headings = (
+            "Kenmerk opdracht",
+            "Gemeente",
+            _("Title"),
+            _("Deadline"),
+            _("Blocks (variants) its rulebook values"),
+        )
         for col, title in enumerate(headings, start=1):
             sheet.cell(row=row, column=col, value=str(title)).font = Font(bold=True)
         for contract in contracts:
@@ -1410,6 +1418,7 @@ def _write_help_sheet(sheet, contracts: list[Contract]) -> None:
             sheet.cell(row=row, column=3, value=contract.title).alignment = wrap
             deadline = sheet.cell(row=row, column=4, value=contract.obligation.deadline)
             deadline.number_format = "DD-MM-YYYY"
+            sheet.cell(row=row, column=5, value=_blocks_text(contract.obligation)).alignment = wrap
     row += 2
     sheet.cell(
         row=row,
@@ -1418,10 +1427,37 @@ def _write_help_sheet(sheet, contracts: list[Contract]) -> None:
     ).font = Font(italic=True)
 
 
-def _input_title(name: str) -> str:
-    if name == "candidate":
-        return _("a candidate")
-    return COLUMN_BY_KEY[name].title
+def _blocks_text(obligation: Obligation) -> str:
+    parts = []
+    for block, spec in block_specs(obligation).items():
+        variants = [v for v, _label in spec.variants if v]
+        parts.append(
+            f"{block_word(block)} ({', '.join(variants)})" if variants else block_word(block)
+        )
+    return "; ".join(parts) or "–"
+
+
+_BLOCK_HELP = {
+    Block.JOB: gettext_lazy(
+        "A candidate, Uren per week; Einddatum empty while the job is still running (only the "
+        "period worked counts); Vast contract ja or nee."
+    ),
+    Block.WORK_EXPERIENCE: gettext_lazy("A candidate, Uren per week and Einddatum."),
+    Block.INTERNSHIP: gettext_lazy(
+        "A candidate, Uren per week and Einddatum; Variant when the rulebook distinguishes "
+        "levels (e.g. mbo1-2)."
+    ),
+    Block.BBL: gettext_lazy("A candidate, Uren per week and Einddatum."),
+    Block.SOCIAL_PURCHASE: gettext_lazy(
+        "Sociale onderneming and Gefactureerd bedrag excl. btw; Startdatum is the invoice date; "
+        "Variant when the rulebook distinguishes kinds of enterprises (e.g. register)."
+    ),
+    Block.SOCIAL_ACTIVITY: gettext_lazy("Omschrijving and Uren; Startdatum is the date."),
+    Block.TRAINING: gettext_lazy(
+        "Omschrijving and Uren (or Werkelijke kosten, as the rulebook asks); Startdatum is the "
+        "date."
+    ),
+}
 
 
 _COLUMN_HELP: dict[str, tuple[str, str]] = {
@@ -1454,6 +1490,10 @@ _COLUMN_HELP: dict[str, tuple[str, str]] = {
     "social_enterprise": (gettext_lazy("Purchase: the social enterprise."), "Sociaal Atelier"),
     "invoiced_amount": (gettext_lazy("Purchase: invoiced amount excl. VAT in euros."), "4500,00"),
     "hours": (gettext_lazy("Social activity or training: number of hours."), "40"),
+    "actual_cost": (
+        gettext_lazy("Only when the rulebook values the block at actual cost: the cost in euros."),
+        "",
+    ),
     "variant": (
         gettext_lazy("Only when the rulebook distinguishes variants (e.g. mbo1-2, register)."),
         "",

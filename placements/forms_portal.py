@@ -203,6 +203,7 @@ class ContributionForm(forms.Form):
                 label=_("Kind of evidence"),
                 choices=Evidence.Kind.choices,
                 initial=spec.evidence_kind,
+                required=False,  # not on the page before the value is shown: the block's default
             )
             fields["evidence_file"] = forms.FileField(
                 label=_("Evidence (PDF, PNG or JPEG, at most 10 MB)"),

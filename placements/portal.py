@@ -217,13 +217,13 @@ def asks_for(
     obligations: list[Obligation], returned: list[Contribution], today: date | None = None
 ) -> list[Ask]:
     """What is asked of the contractor now, most urgent kinds first: a plan that is missing or
-    was returned, contributions returned for more information, and deadlines within
-    :data:`DEADLINE_NEAR_DAYS` days (or passed) while the obligation is not fulfilled.
-    Works on already loaded rows (no queries)."""
+    was returned (while the obligation is not fulfilled yet), contributions returned for more
+    information, and deadlines within :data:`DEADLINE_NEAR_DAYS` days (or passed) while the
+    obligation is not fulfilled. Works on already loaded rows (no queries)."""
     today = today or timezone.localdate()
     asks: list[Ask] = []
     for o in obligations:
-        if o.status != Obligation.Status.OPEN:
+        if o.status != Obligation.Status.OPEN or is_fulfilled(o):
             continue
         if o.plan_status is None:
             asks.append(Ask("plan_missing", o))

@@ -152,7 +152,7 @@ def _to_decimal(value: Any, field: str, errors: dict) -> Decimal | None:
     return number
 
 
-def _clean_candidate_details(
+def clean_candidate_details(
     *, initials, birth_year, target_group, years_on_benefit, target_group_note
 ) -> dict:
     errors: dict[str, Any] = {}
@@ -214,7 +214,7 @@ def create_candidate(
     contractor has a contract. There is deliberately no parameter for a name or BSN.
     """
     _require(may_report_for_contractor(acting_user, contractor))
-    details = _clean_candidate_details(
+    details = clean_candidate_details(
         initials=initials,
         birth_year=birth_year,
         target_group=target_group,
@@ -389,7 +389,7 @@ ENGINE_FIELDS = {
 }
 
 
-def _normalise_inputs(inputs: dict) -> dict:
+def normalise_inputs(inputs: dict) -> dict:
     """Form-like inputs to typed values; unknown names are a programming error."""
     unknown = set(inputs) - set(CONTRIBUTION_INPUTS)
     if unknown:
@@ -437,7 +437,7 @@ def _bsn_error() -> str:
     return _("Do not enter a BSN or other identifying number here.")
 
 
-def _check_reporting_inputs(data: dict) -> None:
+def check_reporting_inputs(data: dict) -> None:
     """What a stored contribution needs beyond what its value needs. Its free text never
     holds a BSN-like number (a description is no place for personal data)."""
     errors: dict[str, Any] = {}
@@ -508,7 +508,7 @@ def value_of(*, obligation: Obligation, **inputs) -> valuation.Valuation:
     ones are accepted and ignored). Used for the preview in forms and for the stored value.
     Raises ``ValidationError`` (keyed by field where possible), never an engine error.
     """
-    data = _normalise_inputs(inputs)
+    data = normalise_inputs(inputs)
     _check_valuation_inputs(obligation, data)
     rulebook = _engine_rulebook(obligation)
     window = _window(obligation)
@@ -568,8 +568,8 @@ def submit_contribution(*, acting_user, obligation: Obligation, **inputs) -> Con
     obligation = _lock_obligation(obligation.pk)
     _require(can(acting_user, Action.REPORT_CONTRIBUTION, obligation))
     _require_open(obligation)
-    data = _normalise_inputs(inputs)
-    _check_reporting_inputs(data)
+    data = normalise_inputs(inputs)
+    check_reporting_inputs(data)
     value_of(obligation=obligation, **data)  # input errors name the fields as entered
     contribution = Contribution(
         obligation=obligation,
@@ -600,8 +600,8 @@ def update_contribution(*, acting_user, contribution: Contribution, **changes) -
         raise TypeError(f"Unknown contribution inputs: {sorted(unknown)}")
     merged = {name: getattr(contribution, name) for name in CONTRIBUTION_INPUTS}
     merged.update(changes)
-    data = _normalise_inputs(merged)
-    _check_reporting_inputs(data)
+    data = normalise_inputs(merged)
+    check_reporting_inputs(data)
     value_of(obligation=obligation, **data)  # input errors name the fields as entered
     for name, value in data.items():
         setattr(contribution, name, value)

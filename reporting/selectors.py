@@ -13,7 +13,7 @@ Scope: a user reports on the municipalities ``sroi.permissions`` lets them expor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -231,7 +231,6 @@ class Report:
     decisions: list[DecisionLine]
     # Monitoring (flags) is not built yet: "not yet available", never a misleading zero.
     open_flags: int | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def filename_stem(self) -> str:

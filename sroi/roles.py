@@ -60,6 +60,9 @@ ROLE_GROUPS: dict[str, RoleGroup] = {
             ("placements", "rulebook", VIEW_ADD_CHANGE),
             ("placements", "rule", VIEW_ADD_CHANGE),
             ("placements", "bonus", VIEW_ADD_CHANGE),
+            ("reporting", "reportschedule", VIEW_ADD_CHANGE),
+            ("reporting", "reportdelivery", VIEW),
+            ("reporting", "exportlog", VIEW),
             ("sroi", "organisation", VIEW),
         ),
     ),
@@ -99,6 +102,8 @@ ROLE_GROUPS: dict[str, RoleGroup] = {
             ("contracts", "contractoruser", VIEW_ADD_CHANGE),
             # To pick the contractor of a contractor user (autocomplete needs view).
             ("contracts", "contractor", VIEW),
+            ("reporting", "reportschedule", VIEW_ADD_CHANGE),
+            ("reporting", "exportlog", VIEW),
         ),
     ),
     CONTRACTOR: RoleGroup(

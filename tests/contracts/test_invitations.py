@@ -109,6 +109,7 @@ def test_invitation_mail_is_rendered_in_dutch(
         invitation = invite(setup)
     mail = mailoutbox[0]
     assert mail.extra_headers["Content-Language"] == "nl"
+    assert "Uitnodiging" in mail.subject and mail.body.startswith("Beste Jan Jansen,")
     expires = timezone.localtime(invitation.expires_at).strftime("%d-%m-%Y %H:%M")
     assert expires in mail.body  # the Dutch date format: rendered with Dutch active
     assert "Jan Jansen" in mail.body

@@ -24,7 +24,7 @@ from openpyxl import Workbook, load_workbook
 from contracts.models import Obligation
 from placements import bulk_import, services
 from placements.bulk_import import COLUMNS, ImportFailed, ImportRejected, RowStatus
-from placements.models import Candidate, Contribution
+from placements.models import Candidate, Contribution, Rule
 from tests import factories as f
 
 D = Decimal
@@ -269,6 +269,147 @@ def test_a_contribution_of_another_obligation_is_no_duplicate(world, setting):
     assert report.rows[0].obligation == setting[0]
 
 
+# --- What each block asks follows the obligation's rulebook, as the report form does ----------
+
+
+@pytest.fixture
+def rich_rulebook(setting):
+    """Internships by level (fixed amounts), purchases by kind of enterprise (percentages)
+    and training at actual cost, on top of the default rules."""
+    rulebook = setting[0].rulebook
+    for variant, rate in (("mbo1-2", "5000"), ("mbo3-4-hbo", "2500")):
+        Rule.objects.create(
+            rulebook=rulebook,
+            code=f"stage-{variant}",
+            label=f"Stage {variant}",
+            block="internship",
+            kind="fixed",
+            rate=D(rate),
+            variant=variant,
+            fte_hours=None,
+        )
+    for variant, percent in (("register", "100"), ("other", "50")):
+        Rule.objects.create(
+            rulebook=rulebook,
+            code=f"inkoop-{variant}",
+            label=f"Inkoop {variant}",
+            block="social_purchase",
+            kind="percentage",
+            percent=D(percent),
+            variant=variant,
+            fte_hours=None,
+        )
+    Rule.objects.create(
+        rulebook=rulebook,
+        code="opleiding",
+        label="Opleiding",
+        block="training",
+        kind="actual_cost",
+        fte_hours=None,
+    )
+    return rulebook
+
+
+def internship(**overrides) -> dict:
+    return job(
+        **{
+            "block": "stage",
+            "variant": "MBO1-2",
+            "target_group": "BOL/BBL-student",
+            "years_on_benefit": None,
+            "birth_year": 2007,
+            "permanent_contract": None,
+            "hours_per_week": 32,
+            "end_date": datetime(2026, 6, 30),
+            **overrides,
+        }
+    )
+
+
+def purchase(**overrides) -> dict:
+    row = {
+        "reference": "NW-A-1",
+        "municipality": "Noordwijk",
+        "block": "inkoop sociale onderneming",
+        "variant": "register",
+        "social_enterprise": "Sociaal Atelier Duinstreek",
+        "invoiced_amount": "4.500,00",
+        "start_date": "15-04-2026",
+    }
+    row.update(overrides)
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def test_blocks_with_variants_and_amounts_follow_the_rulebook(world, setting, rich_rulebook):
+    obligation = setting[0]
+    training = activity(block="opleiding", hours=None, actual_cost="1250,00")
+    data = xlsx([internship(), purchase(), purchase(variant="Other"), training])
+    report = validate(world.contractor_a_user, data)
+    assert not report.error_rows, [(r.number, r.errors) for r in report.error_rows]
+    stage, register, other, course = report.rows
+    assert stage.inputs["variant"] == "mbo1-2"  # spelled as the rulebook does
+    assert stage.value == D("5000.00")
+    assert (register.value, other.value) == (D("4500.00"), D("2250.00"))
+    assert course.value == D("1250.00")
+    expected = services.value_of(
+        obligation=obligation,
+        block="social_purchase",
+        variant="other",
+        start_date=date(2026, 4, 15),
+        invoiced_amount=D("4500"),
+        social_enterprise="Sociaal Atelier Duinstreek",
+    )
+    assert other.value == expected.value
+    result = bulk_import.import_workbook(acting_user=world.contractor_a_user, data=data)
+    stored = Contribution.objects.filter(pk__in=result.contribution_ids).order_by("pk")
+    assert [c.value for c in stored] == [r.value for r in report.rows]
+    assert stored[2].variant == "other" and stored[3].actual_cost == D("1250.00")
+
+
+RULEBOOK_ERRORS = [
+    (internship(end_date=None), "end_date", "Required for the block “Internship”."),
+    (internship(hours_per_week=None), "hours_per_week", "Required for the block “Internship”."),
+    (internship(variant=None), "variant", "Required for the block “Internship”."),
+    (
+        internship(variant="hbo-master"),
+        "variant",
+        "Unknown variant for the block “Internship”. Use one of: mbo1-2, mbo3-4-hbo.",
+    ),
+    (
+        internship(permanent_contract="ja"),
+        "permanent_contract",
+        "Not used for the block “Internship”",
+    ),
+    (purchase(invoiced_amount=None), "invoiced_amount", "Required for the block “Purchase from"),
+    (
+        purchase(social_enterprise=None),
+        "social_enterprise",
+        "Required for the block “Purchase from",
+    ),
+    (purchase(hours_per_week=12), "hours_per_week", "Not used for the block “Purchase from"),
+    (purchase(end_date="30-04-2026"), "end_date", "Not used for the block “Purchase from"),
+    (purchase(actual_cost=10), "actual_cost", "Not used for the block “Purchase from"),
+    (purchase(invoiced_amount="-12"), "invoiced_amount", "An amount cannot be negative."),
+    (activity(block="opleiding", hours=None), "actual_cost", "Required for the block “Training”."),
+]
+
+
+@pytest.mark.parametrize(
+    ("row", "key", "message"),
+    RULEBOOK_ERRORS,
+    ids=[f"{k}-{i}" for i, (_r, k, _m) in enumerate(RULEBOOK_ERRORS)],
+)
+def test_what_the_rulebook_asks_is_checked_per_row(
+    world, setting, rich_rulebook, row, key, message
+):
+    report = validate(world.contractor_a_user, xlsx([purchase(), row]))
+    assert report.rows[0].errors == []
+    messages = [(e.column, e.message) for e in report.rows[1].errors]
+    title = bulk_import.COLUMN_BY_KEY[key].title
+    assert any(c == title and message in m for c, m in messages), messages
+    assert not report.is_valid
+
+
 # --- Contracts: only the contractor's own open obligations --------------------------------------
 
 
@@ -337,10 +478,14 @@ ROW_ERRORS = [
     (job(start_date=None), "start_date", "Required: fill in a value."),
     (job(end_date="2026-01-31"), "end_date", "end: 2026-01-31 is before start 2026-03-01"),
     (job(hours_per_week="veel"), "hours_per_week", "Not a valid number"),
-    (job(hours_per_week=None), "hours_per_week", "Required for a job."),
+    (job(hours_per_week=None), "hours_per_week", "Required for the block “Job”."),
     (job(hours_per_week=200), "hours_per_week", "exceeds the 168 hours of a week"),
     (job(permanent_contract="misschien"), "permanent_contract", "Fill in ja or nee."),
-    (job(invoiced_amount=1500), "invoiced_amount", "Not used for a job; leave this cell empty."),
+    (
+        job(invoiced_amount=1500),
+        "invoiced_amount",
+        "Not used for the block “Job”; leave this cell empty.",
+    ),
     (job(target_group="Pensionado"), "target_group", "Unknown target group."),
     (job(target_group=None), "target_group", "Required for a new candidate: fill in a value."),
     (job(birth_year=1850), "birth_year", "The birth year must be between 1900 and"),
@@ -355,14 +500,27 @@ ROW_ERRORS = [
     ),
     (job(delivered_by="x" * 201), "delivered_by", "Too long: at most 200 characters"),
     (job(target_group="WW"), "", "no rule"),  # the rulebook values no WW job
-    (activity(hours=None), "hours", "Required for a social activity."),
-    (activity(initials="A."), "initials", "Not used for a social activity"),
-    (activity(permanent_contract="ja"), "permanent_contract", "Not used for a social activity"),
+    (activity(hours=None), "hours", "Required for the block “Social activity”."),
+    (activity(description=None), "description", "Required for the block “Social activity”."),
+    (activity(variant="mbo1-2"), "variant", "Not used for the block “Social activity”"),
+    (
+        activity(block="inkoop sociale onderneming"),
+        "block",
+        "The rulebook of this contract does not value the block “Purchase from social "
+        "enterprise”. "
+        "It values: baan, sociale activiteit.",
+    ),
+    (activity(initials="A."), "initials", "Not used for the block “Social activity”"),
+    (
+        activity(permanent_contract="ja"),
+        "permanent_contract",
+        "Not used for the block “Social activity”",
+    ),
     (activity(reference=None), "reference", "Required: fill in a value."),
     (
         job(initials=None, birth_year=None, target_group=None, years_on_benefit=None),
         "candidate_code",
-        "A job needs a candidate",
+        "The block “Job” needs a candidate",
     ),
     (job(candidate_code="K-NOPE0000"), "candidate_code", "not both"),
 ]
@@ -445,9 +603,9 @@ def test_errors_of_several_rows_are_all_listed_in_column_order(world, setting):
 
 
 def test_headers_in_another_order_with_english_titles_and_extra_columns(world, setting):
-    keys = ["block", "start_date", "hours", "municipality", "reference"]
-    headers = ["Block", "Start date", "Hours", "Municipality", "Reference", "Notities"]
-    data = xlsx([activity()], keys=keys + ["description"], headers=headers)
+    keys = ["block", "start_date", "hours", "municipality", "reference", "description", "x"]
+    headers = ["Block", "Start date", "Hours", "Municipality", "Reference", "Description", "Memo"]
+    data = xlsx([activity()], keys=keys, headers=headers)
     report = validate(world.contractor_a_user, data)
     assert not report.error_rows
     assert report.rows[0].value == D("4000.00")
@@ -708,7 +866,7 @@ def test_garbage_files_get_a_clear_message_and_nothing_is_written(
 def test_more_than_the_row_limit_is_refused(world, setting, monkeypatch):
     monkeypatch.setattr(bulk_import, "MAX_ROWS", 3)
     report = validate(world.contractor_a_user, xlsx([activity(hours=i + 1) for i in range(4)]))
-    assert "more than 5.000 rows" in report.file_errors[0] or "more than" in report.file_errors[0]
+    assert "at most 5.000 contributions can be reported at once" in report.file_errors[0]
     assert not report.rows
 
 

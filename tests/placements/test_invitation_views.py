@@ -62,7 +62,7 @@ def test_page_shows_contractor_and_password_form(client, invited):
     assert 'name="new_password1"' in html and 'name="new_password2"' in html
     assert 'autocomplete="new-password"' in html
     assert "csrfmiddlewaretoken" in html
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "no-store" in response["Cache-Control"]
 
 
@@ -102,7 +102,7 @@ def _invalid_page_says_nothing(response):
     assert "Bouwbedrijf A" not in html
     assert "jan@bouwbedrijf-a.nl" not in html
     assert 'name="new_password1"' not in html
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     return html
 
 
