@@ -1190,6 +1190,7 @@ def import_workbook(*, acting_user, data: bytes, expected_sha256: str | None = N
                     )
                     candidates += 1
                 contribution = services.submit_contribution(
+                    notify=False,
                     acting_user=acting_user,
                     obligation=row.obligation,
                     candidate=candidate,

@@ -22,6 +22,7 @@ from sroi import permissions
 from sroi.permissions import Action, can
 
 from .models import PlanItem, PlanOfApproach
+from .notifications import notify_plan_reviewed, notify_plan_submitted
 
 __all__ = [
     "ITEM_FIELDS",
@@ -160,6 +161,7 @@ def submit_plan(
     for item in built:
         item.plan = plan
     PlanItem.objects.bulk_create(built)
+    notify_plan_submitted(plan, acting_user=acting_user)
     return plan
 
 
@@ -191,6 +193,7 @@ def _decide(plan: PlanOfApproach, acting_user, status: str, comment: str) -> Pla
     plan.reviewed_at = timezone.now()
     plan.full_clean()
     plan.save()
+    notify_plan_reviewed(plan)
     return plan
 
 

@@ -45,6 +45,7 @@ from sroi.permissions import Action, can, get_scope
 from . import valuation
 from .choices import Block, TargetGroup
 from .models import Bonus, Candidate, Contribution, Evidence, Rule, Rulebook
+from .notifications import notify_contribution_reviewed, notify_contribution_submitted
 from .rulebook_format import rulebook_from_dict, rulebook_to_dict
 from .rulebooks import store_engine_rulebook, to_engine
 from .validators import (
@@ -560,7 +561,9 @@ def _require_open(obligation: Obligation) -> None:
 
 
 @transaction.atomic
-def submit_contribution(*, acting_user, obligation: Obligation, **inputs) -> Contribution:
+def submit_contribution(
+    *, acting_user, obligation: Obligation, notify: bool = True, **inputs
+) -> Contribution:
     """Report a contribution towards ``obligation``; it is valued and stored as submitted.
 
     The obligation row is locked so a contribution cannot slip in while it is being settled.
@@ -580,6 +583,8 @@ def submit_contribution(*, acting_user, obligation: Obligation, **inputs) -> Con
     _store_valuation(contribution, _valued_today(contribution))
     contribution.full_clean()
     contribution.save()
+    if notify:  # a bulk upload sends no mail per row
+        notify_contribution_submitted(contribution, acting_user=acting_user)
     return contribution
 
 
@@ -607,10 +612,13 @@ def update_contribution(*, acting_user, contribution: Contribution, **changes) -
         setattr(contribution, name, value)
     contribution.obligation = obligation
     _store_valuation(contribution, _valued_today(contribution))
-    if contribution.status == Contribution.Status.RETURNED:
+    resubmitted = contribution.status == Contribution.Status.RETURNED
+    if resubmitted:
         contribution.status = Contribution.Status.SUBMITTED
     contribution.full_clean()
     contribution.save()
+    if resubmitted:
+        notify_contribution_submitted(contribution, acting_user=acting_user, resubmitted=True)
     return contribution
 
 
@@ -644,6 +652,7 @@ def _review(acting_user, contribution: Contribution, status: str, reason: str) -
     contribution.reviewed_at = timezone.now()
     contribution.full_clean()
     contribution.save()
+    notify_contribution_reviewed(contribution)
     return contribution
 
 

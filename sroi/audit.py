@@ -37,6 +37,7 @@ def register_audited_models() -> None:
         Contract,
         Contractor,
         ContractorContact,
+        ContractorInvitation,
         ContractorUser,
         Obligation,
         PsoDiscount,
@@ -75,6 +76,7 @@ def register_audited_models() -> None:
     ):
         auditlog.register(model)
     auditlog.register(Rulebook, m2m_fields={"municipalities"})
+    auditlog.register(ContractorInvitation, exclude_fields=["token_hash"])
     auditlog.register(Candidate, exclude_fields=list(CANDIDATE_PERSONAL_FIELDS))
     auditlog.register(Contribution, exclude_fields=["value_explanation"])
     auditlog.register(Evidence, exclude_fields=["original_name"])

@@ -10,6 +10,7 @@ nothing was written.
 
 import io
 import os
+import re
 import time
 import zipfile
 from datetime import date, datetime
@@ -743,10 +744,10 @@ def test_more_than_5000_rows_with_a_lying_dimension(world, base_row, monkeypatch
     source = zipfile.ZipFile(io.BytesIO(data))
     members = {n: source.read(n) for n in source.namelist()}
     sheet = members["xl/worksheets/sheet1.xml"]
-    assert b'<dimension ref="A1:M5002" />' in sheet
-    members["xl/worksheets/sheet1.xml"] = sheet.replace(
-        b'<dimension ref="A1:M5002" />', b'<dimension ref="A1:M3" />'
-    )
+    # The serialiser writes `<dimension ref="…" />` (stdlib) or `<dimension ref="…"/>` (lxml).
+    lying, count = re.subn(rb'<dimension ref="A1:M5002"\s*/>', b'<dimension ref="A1:M3"/>', sheet)
+    assert count == 1
+    members["xl/worksheets/sheet1.xml"] = lying
     monkeypatch.setattr(importing, "_parse_row", lambda *a: pytest.fail("rows were validated"))
     assert_file_error(world.officer_noordwijk, zip_of(members), "more than 5.000 rows")
 
