@@ -1,23 +1,23 @@
 """URLs of the contracts app, namespace ``contracts``.
 
-The screens are split over a few modules so each stays small: the back office (contracts,
-obligations, contractors), the spreadsheet import, the adviser's decisions and the policies.
+The screens are split over small modules by audience: the back office (contracts, obligations),
+the spreadsheet import, the adviser's decisions, the policies and a contractor's portal users.
 """
 
-from importlib import import_module
+from . import (
+    urls_adviser,
+    urls_backoffice,
+    urls_contractor_users,
+    urls_import,
+    urls_policies,
+)
 
 app_name = "contracts"
 
-urlpatterns = []
-for module in (
-    "urls_backoffice",
-    "urls_import",
-    "urls_adviser",
-    "urls_policies",
-    "urls_contractor_users",
-):
-    try:
-        urlpatterns += import_module(f"contracts.{module}").urlpatterns
-    except ModuleNotFoundError as exc:  # a part not built yet
-        if exc.name != f"contracts.{module}":
-            raise
+urlpatterns = [
+    *urls_backoffice.urlpatterns,
+    *urls_import.urlpatterns,
+    *urls_adviser.urlpatterns,
+    *urls_policies.urlpatterns,
+    *urls_contractor_users.urlpatterns,
+]

@@ -1,19 +1,14 @@
-"""URLs of the placements app, namespace ``placements``."""
+"""URLs of the placements app, namespace ``placements``: the adviser's verification screens and
+rulebooks, and the contractor portal (``portal/…``: screens, invitations, bulk reporting)."""
 
-from importlib import import_module
+from . import urls_bulk, urls_invitations, urls_portal, urls_rulebooks, urls_verification
 
 app_name = "placements"
 
-urlpatterns = []
-for module in (
-    "urls_verification",
-    "urls_rulebooks",
-    "urls_portal",
-    "urls_invitations",
-    "urls_bulk",
-):
-    try:
-        urlpatterns += import_module(f"placements.{module}").urlpatterns
-    except ModuleNotFoundError as exc:  # a part not built yet
-        if exc.name != f"placements.{module}":
-            raise
+urlpatterns = [
+    *urls_verification.urlpatterns,
+    *urls_rulebooks.urlpatterns,
+    *urls_portal.urlpatterns,
+    *urls_invitations.urlpatterns,
+    *urls_bulk.urlpatterns,
+]

@@ -1,13 +1,7 @@
-"""URLs of the reporting app, namespace ``reporting``."""
+"""URLs of the reporting app, namespace ``reporting``: council reports and exports."""
 
-from importlib import import_module
+from .urls_reports import urlpatterns as report_urlpatterns
 
 app_name = "reporting"
 
-urlpatterns = []
-for module in ("urls_reports",):
-    try:
-        urlpatterns += import_module(f"reporting.{module}").urlpatterns
-    except ModuleNotFoundError as exc:  # a part not built yet
-        if exc.name != f"reporting.{module}":
-            raise
+urlpatterns = [*report_urlpatterns]
