@@ -168,3 +168,136 @@ class ExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} – {self.get_kind_display()} – {self.scope}"
+
+
+# --- Monitoring -------------------------------------------------------------------------------
+
+
+class FlagKind(models.TextChoices):
+    NO_APPROVED_PLAN = "no_approved_plan", _("No approved plan of approach")
+    BEHIND_SCHEDULE = "behind_schedule", _("Behind schedule")
+    NO_RECENT_REPORT = "no_recent_report", _("No recent report")
+    DEADLINE_NEAR = "deadline_near", _("Deadline near")
+    OVERDUE = "overdue", _("Overdue")
+    VERIFICATION_WAITING = "verification_waiting", _("Contributions waiting for verification")
+    MISSING_OBLIGATION = "missing_obligation", _("Above the threshold without obligation")
+    UNEXPLAINED_DEVIATION = "unexplained_deviation", _("Deviation without a reason")
+
+
+class FlagSeverity(models.IntegerChoices):
+    INFO = 1, _("Info")
+    WARNING = 2, _("Warning")
+    CRITICAL = 3, _("Critical")
+
+
+class Flag(models.Model):
+    """A finding of the monitoring job about one contract/obligation. At most one open flag per
+    contract and kind (enforced by the database); a flag whose condition has cleared is resolved,
+    and a later recurrence opens a new one."""
+
+    kind = models.CharField(_("kind"), max_length=40, choices=FlagKind.choices)
+    severity = models.PositiveSmallIntegerField(_("severity"), choices=FlagSeverity.choices)
+    municipality = models.ForeignKey(
+        "sroi.Organisation",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("municipality"),
+    )
+    contract = models.ForeignKey(
+        "contracts.Contract",
+        on_delete=models.CASCADE,
+        related_name="flags",
+        verbose_name=_("contract"),
+    )
+    obligation = models.ForeignKey(
+        "contracts.Obligation",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="flags",
+        verbose_name=_("obligation"),
+    )
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
+    )
+    acknowledge_note = models.TextField(_("note"), blank=True)
+    snoozed_until = models.DateField(_("snoozed until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("flag")
+        verbose_name_plural = _("flags")
+        ordering = ["-severity", "first_seen"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "kind"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="flag_one_open_per_contract_and_kind",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["municipality", "resolved_at", "severity"]),
+            models.Index(fields=["kind", "resolved_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.contract_id}"
+
+
+class NotificationPreference(models.Model):
+    """Per-user e-mail choices (the daily digest can be switched off)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preference",
+        verbose_name=_("user"),
+    )
+    digest_opt_out = models.BooleanField(_("no daily digest"), default=False)
+    last_digest_at = models.DateTimeField(_("last digest sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class SentReminder(models.Model):
+    """A reminder e-mail to a contractor, recorded so the same occasion is never sent twice."""
+
+    obligation = models.ForeignKey(
+        "contracts.Obligation",
+        on_delete=models.CASCADE,
+        related_name="reminders",
+        verbose_name=_("obligation"),
+    )
+    kind = models.CharField(_("kind"), max_length=40, choices=FlagKind.choices)
+    occasion = models.CharField(
+        _("occasion"),
+        max_length=60,
+        help_text=_("What the reminder is about, e.g. the deadline or the flag's first day."),
+    )
+    sent_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sent reminder")
+        verbose_name_plural = _("sent reminders")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["obligation", "kind", "occasion"], name="reminder_once_per_occasion"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.occasion})"
