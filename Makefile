@@ -55,8 +55,12 @@ venv: $(STAMP)
 run: venv
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) PORT=$(PORT) $(PY) manage.py seed_demo
+	$(RUN_ENV) $(PY) manage.py run_monitoring
 	@echo
 	@echo "Development server: http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
+	@echo "Periodic jobs (CELERY_BEAT_SCHEDULE) run in-process: manage.py run_scheduler"
+	@$(RUN_ENV) $(PY) manage.py run_scheduler & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: venv

@@ -165,7 +165,46 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker died mid-run goes back to the queue (the tasks are idempotent).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Redis down: publishing gives up after a few quick retries instead of hanging the web request
+# (sroi.celery.enqueue then logs it; the idempotent periodic jobs catch up on their next run).
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+
+# Monitoring (reporting.monitoring): thresholds of the flag kinds, in days or percent.
+SROI_MONITORING = {
+    # No approved plan of approach this many days after the award date.
+    "NO_PLAN_DAYS": env.int("SROI_MONITORING_NO_PLAN_DAYS", default=30),
+    # Behind schedule: realised share below elapsed share minus this many percentage points ...
+    "BEHIND_TOLERANCE_PERCENT": env.int("SROI_MONITORING_BEHIND_TOLERANCE_PERCENT", default=10),
+    # ... once at least this share (%) of the counting window has passed.
+    "BEHIND_MIN_ELAPSED_PERCENT": env.int("SROI_MONITORING_BEHIND_MIN_ELAPSED_PERCENT", default=25),
+    # No contribution reported for this many days on an active obligation.
+    "NO_REPORT_DAYS": env.int("SROI_MONITORING_NO_REPORT_DAYS", default=90),
+    # Deadline within this many days and not yet fulfilled.
+    "DEADLINE_NEAR_DAYS": env.int("SROI_MONITORING_DEADLINE_NEAR_DAYS", default=60),
+    # A submitted contribution waiting this many days for verification.
+    "VERIFICATION_WAITING_DAYS": env.int("SROI_MONITORING_VERIFICATION_WAITING_DAYS", default=14),
+    # Seconds between two runs of the job (Celery beat and the embedded runner of `make run`).
+    "INTERVAL_SECONDS": env.int("SROI_MONITORING_INTERVAL_SECONDS", default=60 * 60),
+}
+
 CELERY_BEAT_SCHEDULE: dict = {  # the whole periodic schedule lives here
+    # Hourly by default: flag lagging/overdue obligations (set-based, idempotent, resolves
+    # cleared flags; reporting.monitoring).
+    "reporting-run-monitoring": {
+        "task": "reporting.tasks.run_monitoring_task",
+        "schedule": SROI_MONITORING["INTERVAL_SECONDS"],
+    },
     # Daily: e-mail each enabled quarterly report schedule's last ended quarter, once per period
     # (idempotent; a second run the same day sends nothing).
     "reporting-send-due-reports": {
