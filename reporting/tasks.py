@@ -50,3 +50,27 @@ def run_monitoring_task(today: str | None = None) -> dict:
         "opened": result.opened,
         "resolved": result.resolved,
     }
+
+
+@shared_task(
+    name="reporting.tasks.send_daily_digests_task",
+    **{**RETRY, "autoretry_for": (*RETRY["autoretry_for"], *_database_errors())},
+)
+def send_daily_digests_task() -> int:
+    """Daily: each adviser's digest of new and resolved flags (``reporting.digests``).
+    Idempotent: a digest covers what changed since the adviser's previous one."""
+    from .digests import send_daily_digests
+
+    return send_daily_digests(now=None)
+
+
+@shared_task(
+    name="reporting.tasks.send_reminders_task",
+    **{**RETRY, "autoretry_for": (*RETRY["autoretry_for"], *_database_errors())},
+)
+def send_reminders_task() -> int:
+    """Daily: reminders to contractors, never twice for the same occasion
+    (``reporting.reminders``)."""
+    from .reminders import send_reminders
+
+    return send_reminders(today=None)

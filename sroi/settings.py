@@ -211,6 +211,16 @@ CELERY_BEAT_SCHEDULE: dict = {  # the whole periodic schedule lives here
         "task": "reporting.tasks.send_due_reports",
         "schedule": 24 * 60 * 60,
     },
+    # Daily: the advisers' digest of new/resolved flags, and reminders to contractors (each
+    # reminder once per occasion).
+    "reporting-send-daily-digests": {
+        "task": "reporting.tasks.send_daily_digests_task",
+        "schedule": 24 * 60 * 60,
+    },
+    "reporting-send-reminders": {
+        "task": "reporting.tasks.send_reminders_task",
+        "schedule": 24 * 60 * 60,
+    },
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
