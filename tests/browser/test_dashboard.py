@@ -8,11 +8,8 @@ from reporting.models import Flag, FlagKind, FlagSeverity
 from sroi.models import Role
 from tests import factories as f
 from tests.browser.conftest import login
-from tests.reporting.test_dashboard import DASHBOARD_WIRED
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-if not DASHBOARD_WIRED:
-    pytestmark.append(pytest.mark.urls("tests.reporting.test_dashboard"))
 
 PASSWORD = "correct-horse-battery"  # UserFactory's password
 ADVISER = "adviseur@example.nl"

@@ -11,32 +11,13 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
-from reporting import urls as reporting_urls
-from reporting import urls_dashboard
 from reporting.models import Flag, FlagKind, FlagSeverity
-from sroi import urls as project_urls
 from tests import factories as f
 
 D = Decimal
-
-# --- URL wiring ----------------------------------------------------------------------------
-# ``reporting/urls.py`` includes ``urls_dashboard``; until it does, these tests run against the
-# project's URLs with the dashboard's added to the ``reporting`` namespace (the same shape).
-
-DASHBOARD_WIRED = any(getattr(p, "name", None) == "dashboard" for p in reporting_urls.urlpatterns)
-urlpatterns = [
-    p
-    if getattr(p, "namespace", None) != "reporting"
-    else path(
-        "reports/",
-        include(([*reporting_urls.urlpatterns, *urls_dashboard.urlpatterns], "reporting")),
-    )
-    for p in project_urls.urlpatterns
-]
-pytestmark = [] if DASHBOARD_WIRED else [pytest.mark.urls(__name__)]
 
 
 @pytest.fixture(autouse=True)
