@@ -54,6 +54,7 @@ def register_audited_models() -> None:
         Rule,
         Rulebook,
     )
+    from reporting.models import Flag
 
     from .models import Membership, Organisation, User
 
@@ -77,6 +78,7 @@ def register_audited_models() -> None:
         auditlog.register(model)
     auditlog.register(Rulebook, m2m_fields={"municipalities"})
     auditlog.register(ContractorInvitation, exclude_fields=["token_hash"])
+    auditlog.register(Flag, include_fields=["acknowledged_at", "acknowledged_by", "snoozed_until"])
     auditlog.register(Candidate, exclude_fields=list(CANDIDATE_PERSONAL_FIELDS))
     auditlog.register(Contribution, exclude_fields=["value_explanation"])
     auditlog.register(Evidence, exclude_fields=["original_name"])
