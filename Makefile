@@ -58,8 +58,9 @@ run: venv
 	$(RUN_ENV) $(PY) manage.py run_monitoring
 	@echo
 	@echo "Development server: http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
+	@echo "Log in as adviseur@demo.sroi.nl with password demo-sroi-2026 (all demo logins above)."
 	@echo "Periodic jobs (CELERY_BEAT_SCHEDULE) run in-process: manage.py run_scheduler"
-	@$(RUN_ENV) $(PY) manage.py run_scheduler & scheduler=$$!; \
+	@$(RUN_ENV) $(PY) manage.py run_scheduler --no-initial-run & scheduler=$$!; \
 	trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
