@@ -18,6 +18,7 @@ PYTEST_ARGS ?=
 # with tasks run inline, e-mail to the console. Set explicitly so a .env or shell variable
 # pointing at PostgreSQL/Redis/SMTP cannot leak in.
 RUN_ENV := SROI_ENV=development \
+	SROI_BASE_URL=http://127.0.0.1:$(PORT) \
 	DATABASE_URL="sqlite:///$(CURDIR)/db.sqlite3" \
 	REDIS_URL= \
 	CELERY_BROKER_URL=memory:// \

@@ -141,6 +141,9 @@ PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / "var" / "
 EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=10 * 1024 * 1024)
 # Days an e-mailed invitation to the contractor portal stays valid (the link is single-use).
 INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=7)
+# The site's public address, for links in e-mails sent outside a request (digests, reminders,
+# notifications, invitations made by a job). Empty: those e-mails carry no links.
+SROI_BASE_URL = env.str("SROI_BASE_URL", default="")
 
 # E-mail
 EMAIL_BACKEND = env.str(
