@@ -30,10 +30,8 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import re
 import secrets
-import time
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
@@ -41,13 +39,13 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils.translation import gettext as _
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
+from sroi import uploads
 from sroi.models import Organisation, Role, User
 from sroi.permissions import Action, can_in_municipality, get_scope
 
@@ -1199,68 +1197,36 @@ def _failure(exc: ValidationError) -> str:
 
 
 # --- Pending uploads between preview and confirmation ----------------------------------------
+# Kept by :class:`sroi.uploads.PendingFiles`; these names are the import's (and the bulk
+# reporting's) interface to it.
 
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+PENDING_UPLOADS = uploads.PendingFiles("imports", max_age_seconds=PENDING_MAX_AGE_SECONDS)
+is_valid_token = uploads.is_valid_token
 
 
 def _pending_dir() -> Path:
-    return Path(settings.PRIVATE_MEDIA_ROOT) / "imports"
+    return PENDING_UPLOADS.directory()
 
 
 def _pending_path(token: str) -> Path:
-    if not _TOKEN.match(token or ""):
-        raise ValueError("invalid import token")
-    return _pending_dir() / f"{token}.xlsx"
-
-
-def is_valid_token(token: str) -> bool:
-    return bool(_TOKEN.match(token or ""))
+    return PENDING_UPLOADS.path(token)
 
 
 def store_pending_upload(data: bytes) -> str:
     """Keep an uploaded file until it is confirmed; returns its random token."""
-    purge_stale_uploads()
-    directory = _pending_dir()
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    token = secrets.token_urlsafe(32)
-    # Readable by this process's user only: the file holds the municipality's contract data.
-    fd = os.open(_pending_path(token), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    return token
+    return PENDING_UPLOADS.store(data)
 
 
 def load_pending_upload(token: str) -> bytes | None:
-    try:
-        path = _pending_path(token)
-        if time.time() - path.stat().st_mtime > PENDING_MAX_AGE_SECONDS:
-            return None
-        return path.read_bytes()
-    except (OSError, ValueError):
-        return None
+    return PENDING_UPLOADS.load(token, max_age_seconds=PENDING_MAX_AGE_SECONDS)
 
 
 def discard_pending_upload(token: str) -> None:
-    try:
-        _pending_path(token).unlink(missing_ok=True)
-    except (OSError, ValueError):
-        pass
+    PENDING_UPLOADS.discard(token)
 
 
 def purge_stale_uploads(max_age_seconds: int = PENDING_MAX_AGE_SECONDS) -> int:
-    removed = 0
-    directory = _pending_dir()
-    if not directory.is_dir():
-        return 0
-    limit = time.time() - max_age_seconds
-    for path in directory.glob("*.xlsx"):
-        try:
-            if path.stat().st_mtime < limit:
-                path.unlink()
-                removed += 1
-        except OSError:
-            continue
-    return removed
+    return PENDING_UPLOADS.purge_stale(max_age_seconds)
 
 
 # --- The template ----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 The views are thin: :mod:`contracts.importing` reads, validates and imports. Between the
 preview and the confirmation the uploaded file is kept in private storage under a random token;
-the session remembers which tokens (and which file hashes) belong to this user.
+the session remembers which tokens (and which file hashes) belong to this user. Both are
+handled by :mod:`sroi.uploads`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
-from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from sroi import uploads
 from sroi.permissions import Action
 
 from . import importing, selectors
@@ -31,6 +31,14 @@ MAX_PENDING = 5
 MAX_RESULTS = 5
 ROWS_SHOWN = 500
 ERRORS_SHOWN = 1000
+
+UPLOADS = uploads.UploadSession(
+    pending_key=PENDING_KEY,
+    results_key=RESULTS_KEY,
+    files=importing.PENDING_UPLOADS,
+    max_pending=MAX_PENDING,
+    max_results=MAX_RESULTS,
+)
 
 
 def _require_importer(user) -> None:
@@ -62,7 +70,7 @@ def import_contracts(request):
     if form.is_bound and form.is_valid():
         data = form.file_bytes
         report = importing.validate_workbook(acting_user=request.user, data=data)
-        filename = _display_name(form.cleaned_data["file"].name)
+        filename = uploads.display_name(form.cleaned_data["file"].name, "import.xlsx")
         if report.file_errors:
             for error in report.file_errors:
                 form.add_error("file", error)
@@ -70,8 +78,7 @@ def import_contracts(request):
             # Row errors (or nothing new): nothing is kept; the user fixes the file.
             return _render_preview(request, report, filename=filename, token=None)
         else:
-            token = importing.store_pending_upload(data)
-            _remember_pending(request, token, report.sha256, filename)
+            token = UPLOADS.keep(request, data, report.sha256, filename)
             return redirect("contracts:import_preview", token=token)
     return render(
         request,
@@ -84,12 +91,12 @@ def import_contracts(request):
 @require_GET
 def import_preview(request, token: str):
     _require_importer(request.user)
-    pending = _pending(request, token)
+    pending = UPLOADS.pending(request, token)
     if pending is None:
         return _expired(request)
     data = importing.load_pending_upload(token)
     if data is None:
-        _forget_pending(request, token)
+        UPLOADS.forget_pending(request, token)
         return _expired(request)
     # Validated again: the database may have changed since the upload.
     report = importing.validate_workbook(acting_user=request.user, data=data)
@@ -100,7 +107,7 @@ def import_preview(request, token: str):
 @require_POST
 def import_confirm(request, token: str):
     _require_importer(request.user)
-    pending = _pending(request, token)
+    pending = UPLOADS.pending(request, token)
     if pending is None:
         return _expired(request)
     form = ContractImportConfirmForm(request.POST)
@@ -109,7 +116,7 @@ def import_confirm(request, token: str):
         return redirect("contracts:import_contracts")
     data = importing.load_pending_upload(token)
     if data is None:
-        _forget_pending(request, token)
+        UPLOADS.forget_pending(request, token)
         return _expired(request)
     try:
         result = importing.import_workbook(
@@ -132,7 +139,7 @@ def import_confirm(request, token: str):
             failure=exc,
         )
     importing.discard_pending_upload(token)
-    _forget_pending(request, token)
+    UPLOADS.forget_pending(request, token)
     _remember_result(request, token, result, pending["filename"])
     messages.success(request, summary_message(result))
     return redirect("contracts:import_result", token=token)
@@ -142,8 +149,8 @@ def import_confirm(request, token: str):
 @require_GET
 def import_result(request, token: str):
     _require_importer(request.user)
-    result = request.session.get(RESULTS_KEY, {}).get(token)
-    if result is None or result.get("user") != request.user.pk:
+    result = UPLOADS.result(request, token)
+    if result is None:
         raise Http404
     contracts = (
         selectors.contract_list(user=request.user)
@@ -198,60 +205,15 @@ def _render_preview(request, report, *, filename: str, token: str | None, failur
     return render(request, "contracts/import_preview.html", context)
 
 
-def _display_name(name: str) -> str:
-    name = (name or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-    try:
-        name = get_valid_filename(name)
-    except Exception:  # noqa: BLE001 - any odd name becomes a neutral one
-        name = ""
-    return name[:100] or "import.xlsx"
-
-
-def _pending(request, token: str) -> dict | None:
-    if not importing.is_valid_token(token):
-        raise Http404
-    entry = request.session.get(PENDING_KEY, {}).get(token)
-    if entry is None or entry.get("user") != request.user.pk:
-        return None
-    return entry
-
-
-def _remember_pending(request, token: str, sha256: str, filename: str) -> None:
-    pending = dict(request.session.get(PENDING_KEY, {}))
-    while len(pending) >= MAX_PENDING:
-        oldest = min(pending, key=lambda t: pending[t]["uploaded"])
-        importing.discard_pending_upload(oldest)
-        del pending[oldest]
-    pending[token] = {
-        "sha256": sha256,
-        "filename": filename,
-        "user": request.user.pk,
-        "uploaded": timezone.now().isoformat(),
-    }
-    request.session[PENDING_KEY] = pending
-
-
-def _forget_pending(request, token: str) -> None:
-    pending = dict(request.session.get(PENDING_KEY, {}))
-    if pending.pop(token, None) is not None:
-        request.session[PENDING_KEY] = pending
-
-
 def _remember_result(request, token: str, result: importing.ImportResult, filename: str) -> None:
-    results = dict(request.session.get(RESULTS_KEY, {}))
-    while len(results) >= MAX_RESULTS:
-        del results[min(results, key=lambda t: results[t]["finished"])]
-    results[token] = {
+    values = {
         "created": result.created,
         "obligations": result.obligations,
         "skipped": result.skipped,
         "contractors_created": result.contractors_created,
         "ids": list(result.contract_ids),
-        "filename": filename,
-        "user": request.user.pk,
-        "finished": timezone.now().isoformat(),
     }
-    request.session[RESULTS_KEY] = results
+    UPLOADS.remember_result(request, token, values, filename)
 
 
 def _expired(request):

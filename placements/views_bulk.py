@@ -5,7 +5,7 @@ Thin views: :mod:`placements.bulk_import` reads, validates, values and imports. 
 users reach these pages (``views_portal.portal_view``: anyone else gets a 404). Between the
 preview and the confirmation the uploaded file is kept in private storage under a random token
 (:func:`contracts.importing.store_pending_upload`); the session remembers which tokens (and
-which file hashes) belong to this user.
+which file hashes) belong to this user, through :class:`sroi.uploads.UploadSession`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
-from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contracts import importing
+from sroi import uploads
 
 from . import bulk_import, portal
 from .forms_bulk import BulkConfirmForm, BulkUploadForm
@@ -33,6 +32,14 @@ MAX_RESULTS = 5
 ROWS_SHOWN = 500
 ERRORS_SHOWN = 1000
 PAGE_SIZE = 25
+
+UPLOADS = uploads.UploadSession(
+    pending_key=PENDING_KEY,
+    results_key=RESULTS_KEY,
+    files=importing.PENDING_UPLOADS,
+    max_pending=MAX_PENDING,
+    max_results=MAX_RESULTS,
+)
 
 
 @portal_view
@@ -54,15 +61,14 @@ def bulk_upload(request):
     if form is not None and form.is_valid():
         data = form.file_bytes
         report = bulk_import.validate_workbook(acting_user=request.user, data=data)
-        filename = _display_name(form.cleaned_data["file"].name)
+        filename = uploads.display_name(form.cleaned_data["file"].name, "bijdragen.xlsx")
         if report.file_errors:
             for error in report.file_errors:
                 form.add_error("file", error)
         elif not report.can_import:
             return _render_preview(request, report, filename=filename, token=None)
         else:
-            token = importing.store_pending_upload(data)
-            _remember_pending(request, token, report.sha256, filename)
+            token = UPLOADS.keep(request, data, report.sha256, filename)
             return redirect("placements:portal_bulk_preview", token=token)
     return render(
         request,
@@ -78,7 +84,7 @@ def bulk_upload(request):
 @portal_view
 @require_GET
 def bulk_preview(request, token: str):
-    pending = _pending(request, token)
+    pending = UPLOADS.pending(request, token)
     data = importing.load_pending_upload(token) if pending else None
     if data is None:
         return _expired(request, token)
@@ -90,7 +96,7 @@ def bulk_preview(request, token: str):
 @portal_view
 @require_POST
 def bulk_confirm(request, token: str):
-    pending = _pending(request, token)
+    pending = UPLOADS.pending(request, token)
     if pending is None:
         return _expired(request, token)
     form = BulkConfirmForm(request.POST)
@@ -117,7 +123,7 @@ def bulk_confirm(request, token: str):
             request, report, filename=pending["filename"], token=token, failure=exc
         )
     importing.discard_pending_upload(token)
-    _forget_pending(request, token)
+    UPLOADS.forget_pending(request, token)
     _remember_result(request, token, result, pending["filename"])
     messages.success(request, summary_message(result))
     return redirect("placements:portal_bulk_result", token=token)
@@ -126,8 +132,8 @@ def bulk_confirm(request, token: str):
 @portal_view
 @require_GET
 def bulk_result(request, token: str):
-    result = request.session.get(RESULTS_KEY, {}).get(token)
-    if result is None or result.get("user") != request.user.pk:
+    result = UPLOADS.result(request, token)
+    if result is None:
         raise Http404
     contributions = (
         portal.contribution_list(user=request.user)
@@ -182,64 +188,19 @@ def _render_preview(request, report, *, filename: str, token: str | None, failur
     )
 
 
-def _display_name(name: str) -> str:
-    name = (name or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-    try:
-        name = get_valid_filename(name)
-    except Exception:  # noqa: BLE001 - any odd name becomes a neutral one
-        name = ""
-    return name[:100] or "bijdragen.xlsx"
-
-
-def _pending(request, token: str) -> dict | None:
-    if not importing.is_valid_token(token):
-        raise Http404
-    entry = request.session.get(PENDING_KEY, {}).get(token)
-    if entry is None or entry.get("user") != request.user.pk:
-        return None
-    return entry
-
-
-def _remember_pending(request, token: str, sha256: str, filename: str) -> None:
-    pending = dict(request.session.get(PENDING_KEY, {}))
-    while len(pending) >= MAX_PENDING:
-        oldest = min(pending, key=lambda t: pending[t]["uploaded"])
-        importing.discard_pending_upload(oldest)
-        del pending[oldest]
-    pending[token] = {
-        "sha256": sha256,
-        "filename": filename,
-        "user": request.user.pk,
-        "uploaded": timezone.now().isoformat(),
-    }
-    request.session[PENDING_KEY] = pending
-
-
-def _forget_pending(request, token: str) -> None:
-    pending = dict(request.session.get(PENDING_KEY, {}))
-    if pending.pop(token, None) is not None:
-        request.session[PENDING_KEY] = pending
-
-
 def _remember_result(request, token: str, result: bulk_import.BulkResult, filename: str) -> None:
-    results = dict(request.session.get(RESULTS_KEY, {}))
-    while len(results) >= MAX_RESULTS:
-        del results[min(results, key=lambda t: results[t]["finished"])]
-    results[token] = {
+    values = {
         "created": result.created,
         "skipped": result.skipped,
         "candidates_created": result.candidates_created,
         "total_value": str(result.total_value),
         "ids": list(result.contribution_ids),
-        "filename": filename,
-        "user": request.user.pk,
-        "finished": timezone.now().isoformat(),
     }
-    request.session[RESULTS_KEY] = results
+    UPLOADS.remember_result(request, token, values, filename)
 
 
 def _expired(request, token: str):
-    _forget_pending(request, token)
+    UPLOADS.forget_pending(request, token)
     messages.warning(
         request,
         _(
