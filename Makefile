@@ -29,11 +29,12 @@ RUN_ENV := SROI_ENV=development \
 # Tests always run with the test profile (pytest-django reads sroi.settings).
 TEST_ENV := SROI_ENV=test
 
-.PHONY: help venv run test lint format bench clean distclean
+.PHONY: help venv run demo-code test lint format bench clean distclean
 
 help:
 	@echo "make venv       create .venv and install requirements-dev.txt (only when they changed)"
 	@echo "make run        migrate, load demo data (prints the demo logins), serve on 127.0.0.1:$(PORT)"
+	@echo "make demo-code  EMAIL=<demo e-mail>: print that demo user's current two-factor code"
 	@echo "make test       ruff check, ruff format --check, makemigrations --check, pytest"
 	@echo "make lint       apply ruff fixes and formatting (same as make format)"
 	@echo "make format     apply ruff fixes and formatting"
@@ -60,10 +61,16 @@ run: venv
 	@echo
 	@echo "Development server: http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
 	@echo "Log in as adviseur@demo.sroi.nl with password demo-sroi-2026 (all demo logins above)."
+	@echo "Staff logins then ask for a 6-digit code: make demo-code EMAIL=adviseur@demo.sroi.nl"
 	@echo "Periodic jobs (CELERY_BEAT_SCHEDULE) run in-process: manage.py run_scheduler"
 	@$(RUN_ENV) $(PY) manage.py run_scheduler --no-initial-run & scheduler=$$!; \
 	trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# The current two-factor code of a demo user (development database only).
+demo-code: venv
+	@test -n "$(EMAIL)" || { echo "usage: make demo-code EMAIL=adviseur@demo.sroi.nl" >&2; exit 2; }
+	@$(RUN_ENV) $(PY) manage.py demo_otp_code "$(EMAIL)"
 
 test: venv
 	$(RUFF) check .

@@ -18,6 +18,8 @@ from .models import Obligation, Settlement
 from .obligation_calc import Deviation
 
 D = Obligation.Deviation
+#: More people than any contract places is a typing mistake (and must fit the column).
+MAX_PLANNED_PEOPLE = 100_000
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
 
 
@@ -220,7 +222,9 @@ class PlanItemForm(forms.Form):
     """One line of a plan of approach entered by the adviser on the contractor's behalf."""
 
     block = forms.ChoiceField(label=_("Block"), choices=[("", "—"), *Block.choices])
-    planned_count = forms.IntegerField(label=_("People"), required=False, min_value=0)
+    planned_count = forms.IntegerField(
+        label=_("People"), required=False, min_value=0, max_value=MAX_PLANNED_PEOPLE
+    )
     planned_amount = forms.DecimalField(
         label=_("Amount (€)"),
         required=False,

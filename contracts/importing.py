@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 
 # --- Limits ----------------------------------------------------------------------------------
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_BYTES = uploads.spreadsheet_max_bytes()  # SPREADSHEET_MAX_BYTES, 5 MB by default
 MAX_ROWS = 5000
 # An .xlsx is a zip: refuse archives that would unpack to far more than a 5,000-row sheet needs
 # (a "zip bomb") before openpyxl reads anything.
@@ -316,9 +316,16 @@ def clean_text(value: str, *, multiline: bool = False) -> str:
     for char in value:
         if char in "\n\t":
             continue
-        if unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS:
+        category = unicodedata.category(char)
+        if category == "Cc" or char in _BIDI_CONTROLS:
             raise CellValueError(
                 _("Contains an invisible control character (U+%(code)04X); retype the value.")
+                % {"code": ord(char)}
+            )
+        if category == "Cs":
+            # A lone surrogate (from an _xD800_ escape) is not text: no database stores it.
+            raise CellValueError(
+                _("Contains an invalid character (U+%(code)04X); retype the value.")
                 % {"code": ord(char)}
             )
     if multiline:
@@ -603,6 +610,9 @@ def check_container(data: bytes) -> None:
         raise FileError(
             _("The workbook is too large to import. Keep only the sheet with the contracts.")
         )
+    problem = uploads.spreadsheet_problem(data)  # macros, zip bombs (sroi/uploads.py)
+    if problem:
+        raise FileError(problem)
 
 
 def _pick_sheet(workbook):
@@ -1171,7 +1181,8 @@ def import_workbook(
             current_row,
         ) from exc
     except DatabaseError as exc:
-        logger.exception("Contract import: database error")
+        # The error class only: a database error's text can repeat row values (e-mail addresses).
+        logger.error("Contract import: database error (%s)", type(exc).__name__)
         raise ImportFailed(
             _("The import failed because of a database error; nothing was imported."),
             current_row,

@@ -34,6 +34,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from sroi.audit import audited_update
 from sroi.models import Membership, Role, User
 from sroi.permissions import get_scope
 
@@ -233,12 +234,15 @@ def invite_contractor_user(
     # open invitation (the later one), never two.
     Contractor.objects.select_for_update().filter(pk=contractor.pk).first()
     now = timezone.now()
-    ContractorInvitation.objects.filter(
-        contractor=contractor,
-        email__iexact=email,
-        accepted_at__isnull=True,
-        revoked_at__isnull=True,
-    ).update(revoked_at=now)
+    audited_update(
+        ContractorInvitation.objects.filter(
+            contractor=contractor,
+            email__iexact=email,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+        ),
+        revoked_at=now,
+    )
     token = secrets.token_urlsafe(TOKEN_BYTES)
     invitation = ContractorInvitation(
         contractor=contractor,
@@ -400,9 +404,12 @@ def accept_invitation(*, token: str, password: str, now: datetime | None = None)
     invitation.full_clean()
     invitation.save(update_fields=["accepted_at", "accepted_user"])
     # Other open invitations of the same address can no longer be used: the account exists.
-    ContractorInvitation.objects.filter(
-        email__iexact=invitation.email, accepted_at__isnull=True, revoked_at__isnull=True
-    ).exclude(pk=invitation.pk).update(revoked_at=now)
+    audited_update(
+        ContractorInvitation.objects.filter(
+            email__iexact=invitation.email, accepted_at__isnull=True, revoked_at__isnull=True
+        ).exclude(pk=invitation.pk),
+        revoked_at=now,
+    )
     return user
 
 

@@ -25,6 +25,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from sroi.audit import log_created
 from sroi.permissions import Action, can_in_municipality
 
 from .models import PsoDiscount, PsoLevel, SroiPolicy
@@ -125,7 +126,7 @@ def _store_discounts(policy: SroiPolicy, discounts: dict[str, Decimal]) -> None:
         rows.append(row)
     if errors:
         raise ValidationError(errors)
-    PsoDiscount.objects.bulk_create(rows)
+    log_created(PsoDiscount.objects.bulk_create(rows))
 
 
 def _versions(municipality_id: int, *, lock: bool) -> list[SroiPolicy]:

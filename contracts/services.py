@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -67,6 +67,23 @@ def _require(allowed: bool) -> None:
         raise PermissionDenied
 
 
+def _lock_obligation(obligation_id: int, *related: str) -> Obligation:
+    """Lock the obligation's row, then read it (with ``related``) under that lock.
+
+    Only the obligation's own row is locked (``of=("self",)``): the contract's writers lock the
+    contract first and the obligation after it (``update_contract``), so locking both here
+    would deadlock with them. The read is a separate statement because PostgreSQL, after
+    waiting for another writer, re-reads the locked row itself but not the rows joined to it:
+    a contract changed meanwhile would otherwise be seen as it was.
+    """
+    list(
+        Obligation.objects.select_for_update(of=("self",))
+        .filter(pk=obligation_id)
+        .values_list("pk", flat=True)
+    )
+    return Obligation.objects.select_related(*related).get(pk=obligation_id)
+
+
 # --- Contractors -----------------------------------------------------------------------------
 
 
@@ -112,6 +129,33 @@ def policy_in_force(*, municipality_id: int, on_date: date) -> SroiPolicy | None
         .order_by("-valid_from")
         .first()
     )
+
+
+#: How often the version in force is looked up again when it changed while it was being locked.
+POLICY_LOCK_ATTEMPTS = 3
+
+
+def _lock_policy_in_force(*, municipality_id: int, on_date: date) -> SroiPolicy | None:
+    """:func:`policy_in_force`, with that version's row locked and its terms and PSO discounts
+    read again under the lock, for an obligation about to be computed with it.
+
+    A version is changed only while no obligation uses it (``contracts.policy_services.
+    update_policy`` locks it and refuses otherwise). With this lock the change either commits
+    first and its new terms are read here, or it waits for this obligation and is refused;
+    never an obligation computed with terms its version no longer holds.
+    """
+    policy = policy_in_force(municipality_id=municipality_id, on_date=on_date)
+    for _attempt in range(POLICY_LOCK_ATTEMPTS):
+        if policy is None:
+            return None
+        list(
+            SroiPolicy.objects.select_for_update().filter(pk=policy.pk).values_list("pk", flat=True)
+        )
+        again = policy_in_force(municipality_id=municipality_id, on_date=on_date)
+        if again is not None and again.pk == policy.pk:
+            return again
+        policy = again  # its date was changed meanwhile: lock the version in force now
+    raise ValidationError(_("The SROI policy was changed at the same moment; try again."))
 
 
 def policy_terms(policy: SroiPolicy) -> PolicyTerms:
@@ -188,6 +232,12 @@ class ObligationPreview:
 def preview_obligation(contract: Contract, deviation: Deviation | None = None) -> ObligationPreview:
     """What the obligation of an (unsaved) contract would be: for forms, before saving."""
     policy = policy_in_force(municipality_id=contract.municipality_id, on_date=contract.award_date)
+    return _preview_with(policy, contract, deviation)
+
+
+def _preview_with(
+    policy: SroiPolicy | None, contract: Contract, deviation: Deviation | None
+) -> ObligationPreview:
     if policy is None:
         return ObligationPreview(None, None, _no_policy_message(contract))
     try:
@@ -218,7 +268,14 @@ def create_contract(
         # Deviating from the policy is the adviser's decision, never the buyer's alone.
         _require(can_in_municipality(acting_user, Action.AGREE_OBLIGATION, municipality_id))
     contract.full_clean()
-    contract.save()
+    try:
+        with transaction.atomic():
+            contract.save()
+    except IntegrityError:
+        # The same contract entered at the same moment (a double submission): the error
+        # full_clean() gives, now that the other one is committed.
+        contract.validate_constraints()
+        raise
     obligation = _create_obligation(contract, deviation, acting_user)
     return contract, obligation
 
@@ -226,7 +283,10 @@ def create_contract(
 def _create_obligation(
     contract: Contract, deviation: Deviation | None, acting_user
 ) -> Obligation | None:
-    preview = preview_obligation(contract, deviation)
+    policy = _lock_policy_in_force(
+        municipality_id=contract.municipality_id, on_date=contract.award_date
+    )
+    preview = _preview_with(policy, contract, deviation)
     if preview.error:
         raise ValidationError(preview.error)
     comp = preview.computation
@@ -349,7 +409,7 @@ def _recompute_obligation(contract: Contract, changed: dict, reason: str, acting
         )
     policy = obligation.policy
     if "municipality_id" in changed or "award_date" in changed:
-        policy = policy_in_force(
+        policy = _lock_policy_in_force(
             municipality_id=contract.municipality_id, on_date=contract.award_date
         )
         if policy is None:
@@ -442,6 +502,8 @@ def create_missing_obligation(
     *, acting_user, contract: Contract, deviation: Deviation | None = None
 ) -> Obligation | None:
     """For a contract at or above the threshold that has no obligation (a finding)."""
+    # The contract's row lock makes a second, simultaneous call wait and then see the first.
+    contract = Contract.objects.select_for_update(of=("self",)).get(pk=contract.pk)
     _require(can(acting_user, Action.AGREE_OBLIGATION, contract))
     if Obligation.objects.filter(contract=contract).exists():
         raise ValidationError(_("This contract already has an obligation."))
@@ -458,11 +520,7 @@ def agree_obligation(
     at award. An obligation without a rulebook gets the rulebook in force on the award date
     (when one is published and nothing has been reported yet), recorded as its own change.
     """
-    obligation = (
-        Obligation.objects.select_for_update()
-        .select_related("contract__contractor", "contract")
-        .get(pk=obligation.pk)
-    )
+    obligation = _lock_obligation(obligation.pk, "contract__contractor")
     _require(can(acting_user, Action.AGREE_OBLIGATION, obligation))
     if obligation.status == Obligation.Status.SETTLED:
         raise ValidationError(_("A settled obligation cannot be changed."))
@@ -530,11 +588,7 @@ def assign_rulebook(
     from placements.models import Rulebook
     from placements.services import rulebook_in_force
 
-    obligation = (
-        Obligation.objects.select_for_update(of=("self",))
-        .select_related("contract__municipality", "rulebook")
-        .get(pk=obligation.pk)
-    )
+    obligation = _lock_obligation(obligation.pk, "contract__municipality", "rulebook")
     _require(can(acting_user, Action.AGREE_OBLIGATION, obligation))
     if obligation.status == Obligation.Status.SETTLED:
         raise ValidationError(_("A settled obligation cannot be changed."))
@@ -633,9 +687,7 @@ def settle_obligation(
     """
     from placements.revaluation import revalue_contributions
 
-    obligation = (
-        Obligation.objects.select_for_update().select_related("contract").get(pk=obligation.pk)
-    )
+    obligation = _lock_obligation(obligation.pk, "contract")
     _require(can(acting_user, Action.SETTLE_OBLIGATION, obligation))
     if obligation.status == Obligation.Status.SETTLED:
         raise ValidationError(_("This obligation has already been settled."))

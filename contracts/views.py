@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from placements import selectors as placement_selectors
+from sroi.audit import candidates_shown, log_personal_data_read
 from sroi.permissions import Action, can, get_scope
 
 from . import selectors, services
@@ -158,6 +159,8 @@ def contract_detail(request, pk: int):
             )
         )
         history = list(selectors.obligation_history(user=user, obligation=obligation))
+        # The candidates' details shown on this page are recorded in the audit trail.
+        log_personal_data_read(user, candidates_shown(contributions))
     open_obligation = obligation is not None and obligation.status == Obligation.Status.OPEN
     return render(
         request,

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contracts.models import Contractor, Obligation
 from sroi import permissions
+from sroi.admin_audit import PersonalDataReadsAdminMixin
 from sroi.admin_scoping import (
     ScopedAdminMixin,
     ScopedInlineMixin,
@@ -357,7 +358,7 @@ class CandidateForm(forms.ModelForm):
 
 
 @admin.register(Candidate)
-class CandidateAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class CandidateAdmin(PersonalDataReadsAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     """Pseudonymous candidates: code, initials, birth year, target group. Created through
     ``create_candidate`` (which generates the code and checks the details); a stored
     candidate is not edited here."""
@@ -531,7 +532,7 @@ def _public_explanation(lines) -> list[str]:
 
 
 @admin.register(Contribution)
-class ContributionAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class ContributionAdmin(PersonalDataReadsAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     """Contributions. A user with ``VIEW_PERSONAL_DATA`` on a contribution (the adviser of its
     municipality) sees its candidate's details; anybody else who may see the contribution (a
     council viewer, a procurement officer, an adviser of another municipality who is a
@@ -570,6 +571,18 @@ class ContributionAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(candidate_code=F("candidate__code"))
+
+    def personal_data_shown(self, request, objects, *, change_form: bool) -> list:
+        """The changelist shows codes only; the change page the details of a candidate the
+        user may see (recorded in the audit trail)."""
+        return [
+            o.candidate
+            for o in objects
+            if change_form
+            and o.candidate_id is not None
+            and self.shows_personal_data(request, o)
+            and o.candidate.anonymised_at is None
+        ]
 
     def shows_personal_data(self, request, obj) -> bool:
         """May this user see the candidate details of ``obj`` (a new one: the user picks)?"""

@@ -9,6 +9,7 @@ view).
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import date
 from decimal import Decimal
 
@@ -293,12 +294,40 @@ class RulebookImportForm(forms.Form):
             ) from None
         if not isinstance(data, dict):
             raise forms.ValidationError(_("The file must hold one JSON object (a rulebook)."))
+        bad = _invalid_character(data)
+        if bad is not None:
+            raise forms.ValidationError(
+                _("The file contains an invalid character (U+%(code)04X) at %(path)s.")
+                % {"code": ord(bad[1]), "path": bad[0] or _("the top level")}
+            )
         self.cleaned_data["data"] = data
         return upload
 
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not a number")
+
+
+def _invalid_character(data) -> tuple[str, str] | None:
+    """The first character no database column may hold, with its path in the document: NUL
+    and other control characters (PostgreSQL refuses NUL in text) and lone surrogates (from a
+    JSON escape such as ``\\ud800``, which cannot be encoded at all). Iterative: a deeply
+    nested document must not exhaust the stack."""
+    stack = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            for char in value:
+                category = unicodedata.category(char)
+                if category == "Cs" or (category == "Cc" and char not in "\t\n\r"):
+                    return path, char
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                stack.append((f"{path}.{key}" if path else key, item))
+                stack.append((path, key))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+    return None
 
 
 # --- The list's filter -----------------------------------------------------------------------

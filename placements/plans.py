@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from contracts.models import Obligation
 from sroi import permissions
+from sroi.audit import log_created
 from sroi.permissions import Action, can
 
 from .models import PlanItem, PlanOfApproach
@@ -160,7 +161,7 @@ def submit_plan(
     plan.save()
     for item in built:
         item.plan = plan
-    PlanItem.objects.bulk_create(built)
+    log_created(PlanItem.objects.bulk_create(built))
     notify_plan_submitted(plan, acting_user=acting_user)
     return plan
 

@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contracts.models import Obligation, ObligationChange
+from sroi.audit import log_updated, snapshot
 
 from . import valuation
 from .models import Contribution
@@ -195,6 +196,7 @@ def revalue_contributions(
     )
     now = timezone.now()
     to_update: list[Contribution] = []
+    before: list[Contribution] = []  # for the audit trail (bulk_update sends no signals)
     changed: list[tuple[Contribution, Decimal, Decimal]] = []
     realised_old = realised_new = ZERO
     for contribution in contributions:
@@ -219,6 +221,7 @@ def revalue_contributions(
             explanation,
         ):
             continue
+        before.append(snapshot(contribution))
         contribution.value = result.value
         contribution.rule_code = rule_code
         contribution.value_explanation = explanation
@@ -230,6 +233,7 @@ def revalue_contributions(
         Contribution.objects.bulk_update(
             to_update, ["value", "rule_code", "value_explanation", "updated_at"]
         )
+        log_updated(zip(before, to_update, strict=True))
     if changed:
         ObligationChange.objects.create(
             obligation=obligation,

@@ -7,6 +7,8 @@ the engine (``placements.valuation``) and documented in docs/rulebook-format.md.
 
 from __future__ import annotations
 
+from sroi.audit import log_created
+
 from . import valuation
 from .models import Bonus, Rule, Rulebook
 
@@ -108,4 +110,5 @@ def store_engine_rulebook(
         item.full_clean(exclude=["rulebook"])
     Rule.objects.bulk_create(rules)
     Bonus.objects.bulk_create(bonuses)
+    log_created([*rules, *bonuses])
     return rulebook

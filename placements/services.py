@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 
 from contracts.models import Contractor, Obligation
 from sroi import permissions
+from sroi.audit import log_created
 from sroi.models import Organisation
 from sroi.permissions import Action, can, get_scope
 
@@ -271,7 +272,9 @@ def confirm_eligibility(
     Confirming again records the new moment and adviser.
     """
     _require(_may_confirm_eligibility(acting_user, candidate))
-    candidate = Candidate.objects.select_for_update().get(pk=candidate.pk)
+    # FOR NO KEY UPDATE: a contribution being reported for the candidate at this moment (its
+    # foreign key takes a key-share lock) does not wait for this confirmation.
+    candidate = Candidate.objects.select_for_update(no_key=True).get(pk=candidate.pk)
     if candidate.anonymised_at is not None:
         raise ValidationError(
             _("This candidate has been anonymised; eligibility can no longer be confirmed."),
@@ -294,7 +297,10 @@ def confirm_eligibility(
         raise ValidationError(errors)
     corrected = group != candidate.target_group
     # Lock the candidate's contributions before looking at them, so an approval running at
-    # the same moment is either seen here or sees the corrected values.
+    # the same moment is either seen here or sees the corrected values. Their obligations are
+    # locked first, in the order every other writer uses (obligation, then contribution), so
+    # an approval waits for this confirmation or this confirmation for it, never a deadlock.
+    _lock_obligations_of(candidate)
     contributions = list(
         Contribution.objects.select_for_update(of=("self",))
         .filter(candidate=candidate)
@@ -319,6 +325,17 @@ def confirm_eligibility(
     if corrected:
         _revalue_open_contributions(candidate, contributions)
     return candidate
+
+
+def _lock_obligations_of(candidate: Candidate) -> None:
+    """Lock the obligations the candidate's contributions count towards, in id order."""
+    obligation_ids = Contribution.objects.filter(candidate=candidate).values("obligation_id")
+    list(
+        Obligation.objects.select_for_update(of=("self",))
+        .filter(pk__in=obligation_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def _revalue_open_contributions(candidate: Candidate, contributions) -> None:
@@ -746,6 +763,8 @@ def add_evidence(*, acting_user, contribution: Contribution, uploaded_file, kind
     left behind. The obligation is locked like in every other write, so evidence cannot be
     attached while the obligation is being settled.
     """
+    # Lock order everywhere: the obligation first, then the contribution (see ``_review``).
+    obligation = _lock_obligation(contribution.obligation_id)
     contribution = _lock_contribution(contribution)
     _require(
         can(acting_user, Action.REPORT_CONTRIBUTION, contribution)
@@ -756,7 +775,7 @@ def add_evidence(*, acting_user, contribution: Contribution, uploaded_file, kind
             _("Evidence cannot be added to an approved or rejected contribution."),
             code="locked",
         )
-    _require_open(_lock_obligation(contribution.obligation_id))
+    _require_open(obligation)
     file_type = validate_evidence_file(uploaded_file, max_bytes=settings.EVIDENCE_MAX_BYTES)
     evidence = Evidence(
         contribution=contribution,
@@ -992,14 +1011,15 @@ def create_rulebook_version(
     rulebook.full_clean()
     rulebook.save()
     rulebook.municipalities.set(municipality_ids)
-    Rule.objects.bulk_create(
+    rules = Rule.objects.bulk_create(
         Rule(rulebook=rulebook, **{name: getattr(r, name) for name in RULE_FIELDS})
         for r in based_on.rules.all()
     )
-    Bonus.objects.bulk_create(
+    bonuses = Bonus.objects.bulk_create(
         Bonus(rulebook=rulebook, **{name: getattr(b, name) for name in BONUS_FIELDS})
         for b in based_on.bonuses.all()
     )
+    log_created([*rules, *bonuses])
     return rulebook
 
 

@@ -8,7 +8,6 @@ but not do).
 
 from __future__ import annotations
 
-from auditlog.signals import accessed
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from contracts import selectors as contract_selectors
 from contracts.models import Obligation
+from sroi.audit import candidates_shown, log_personal_data_read
 from sroi.permissions import Action, can, get_scope
 
 from . import selectors, services
@@ -59,10 +59,13 @@ def _page(request, qs, count: int):
     return paginator.get_page(request.GET.get("page"))
 
 
-def _rows(page) -> list[tuple[Contribution, bool]]:
+def _rows(request, page) -> list[tuple[Contribution, bool]]:
     """Each contribution with whether this user may see its candidate's personal data (the
-    selectors withhold the candidate otherwise; ``candidate_code`` is always there)."""
-    return [(c, bool(c.personal_data_visible)) for c in page.object_list]
+    selectors withhold the candidate otherwise; ``candidate_code`` is always there). The
+    candidates whose details are shown are recorded in the audit trail (one query)."""
+    rows = [(c, bool(c.personal_data_visible)) for c in page.object_list]
+    log_personal_data_read(request.user, candidates_shown(c for c, _personal in rows))
+    return rows
 
 
 def may_review_somewhere(user) -> bool:
@@ -88,7 +91,7 @@ def contribution_list(request):
         {
             "filter": filterset,
             "page": page,
-            "rows": _rows(page),
+            "rows": _rows(request, page),
             "totals": totals,
             "sort": sort,
             "headers": sort_headers(sort, CONTRIBUTION_SORTS),
@@ -109,15 +112,14 @@ def verification_queue(request):
     return render(
         request,
         "placements/verification_queue.html",
-        {"page": page, "rows": _rows(page), "totals": totals},
+        {"page": page, "rows": _rows(request, page), "totals": totals},
     )
 
 
-def _log_personal_data_read(user, instance) -> None:
+def _log_personal_data_read(user, *instances) -> None:
     """Reads of candidates' personal data by staff are recorded in the audit trail (who, when,
     which object; never the data itself). A contractor reading its own candidates is not."""
-    if get_scope(user).municipalities_by_role or get_scope(user).is_superuser:
-        accessed.send(sender=type(instance), instance=instance)
+    log_personal_data_read(user, instances)
 
 
 def _detail_context(request, contribution: Contribution, forms: dict | None = None) -> dict:
@@ -146,7 +148,7 @@ def _detail_context(request, contribution: Contribution, forms: dict | None = No
             .first()
         )
     if show_personal:
-        _log_personal_data_read(user, contribution)
+        _log_personal_data_read(user, contribution, *candidates_shown([contribution]))
     return {
         "contribution": contribution,
         "obligation": obligation,
@@ -266,19 +268,28 @@ def contribution_confirm_eligibility(request, pk: int):
 @login_required
 def evidence_download(request, pk: int):
     """Serve one evidence file to a user who may see it (404 otherwise), always as a download
-    under its stored neutral name and with the type detected at upload, never sniffed."""
+    under its stored neutral name and with the type detected at upload, never sniffed, in a
+    CSP sandbox and never cached (:func:`sroi.uploads.harden_download`)."""
+    from sroi import uploads
+
+    from .validators import ALLOWED_TYPES
+
     evidence = selectors.evidence_get(user=request.user, pk=pk)
     try:
         handle = evidence.file.open("rb")
     except (FileNotFoundError, ValueError) as exc:
         raise Http404 from exc
     _log_personal_data_read(request.user, evidence)
+    allowed = {file_type.content_type for file_type in ALLOWED_TYPES}
     response = FileResponse(
         handle,
         as_attachment=True,
-        filename=evidence.original_name,
-        content_type=evidence.content_type,
+        # The neutral name made at upload; sanitised again in case it was changed since.
+        filename=uploads.display_name(evidence.original_name, "bewijsstuk"),
+        content_type=(
+            evidence.content_type
+            if evidence.content_type in allowed
+            else "application/octet-stream"
+        ),
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return uploads.harden_download(response)

@@ -23,6 +23,9 @@ PERIOD_CHOICES = (
 )
 QUARTER_CHOICES = ((1, "Q1"), (2, "Q2"), (3, "Q3"), (4, "Q4"))
 FIRST_YEAR = 2000
+#: The last year a report can cover (dates beyond are typing mistakes, and a period ending in
+#: year 10000 cannot be computed at all).
+LAST_YEAR = 2099
 
 
 def _date_input():
@@ -32,7 +35,9 @@ def _date_input():
 class ReportForm(forms.Form):
     municipality = forms.ChoiceField(label=_("Municipality"))
     period = forms.ChoiceField(label=_("Period"), choices=PERIOD_CHOICES)
-    year = forms.IntegerField(label=_("Year"), min_value=FIRST_YEAR, required=False)
+    year = forms.IntegerField(
+        label=_("Year"), min_value=FIRST_YEAR, max_value=LAST_YEAR, required=False
+    )
     quarter = forms.TypedChoiceField(
         label=_("Quarter"), choices=QUARTER_CHOICES, coerce=int, required=False
     )

@@ -21,7 +21,9 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.utils.translation import gettext_lazy as _
 
 from . import selectors, services
+from .admin_audit import AuditHistoryAdminMixin, LogEntry, ReadOnlyLogEntryAdmin
 from .admin_scoping import ScopedAdminMixin, ScopedInlineMixin, validate_with_service
+from .admin_two_factor import TwoFactorUserAdminMixin, unregister_device_admins
 from .models import Membership, Organisation, User
 from .permissions import Action, get_scope
 
@@ -182,7 +184,8 @@ SUPERUSER_ONLY_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions
 
 
 @admin.register(User)
-class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
+class UserAdmin(TwoFactorUserAdminMixin, AuditHistoryAdminMixin, ScopedAdminMixin, DjangoUserAdmin):
+    audit_children = ((Membership, "user"),)  # History: the user, their roles and groups
     form = SroiUserChangeForm
     add_form = SroiUserCreationForm
     inlines = [MembershipInline]
@@ -257,7 +260,7 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class MembershipAdmin(AuditHistoryAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = MembershipForm
     list_display = ("user", "organisation", "role", "is_active", "created_at")
     list_filter = ("role", "is_active", "organisation__kind")
@@ -315,7 +318,7 @@ class OrganisationForm(forms.ModelForm):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class OrganisationAdmin(AuditHistoryAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = OrganisationForm
     list_display = ("name", "kind", "served_municipalities", "is_active")
     list_filter = ("kind", "is_active")
@@ -344,3 +347,15 @@ class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):
             managed = get_scope(request.user).municipalities_for(Action.MANAGE_USERS)
             formfield.queryset = formfield.queryset.filter(pk__in=managed)
         return formfield
+
+
+# --- Audit trail: read-only for everybody (sroi.admin_audit) ---------------------------------
+
+if admin.site.is_registered(LogEntry):
+    admin.site.unregister(LogEntry)
+admin.site.register(LogEntry, ReadOnlyLogEntryAdmin)
+
+
+# --- Two-factor devices: no admin pages of their own (sroi.admin_two_factor) ------------------
+
+unregister_device_admins()

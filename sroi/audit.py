@@ -18,9 +18,35 @@ that identifies or describes a person is copied into a log entry's ``changes`` o
   ``Evidence.__str__`` is neutral (number and kind).
 
 An update that changes only left-out fields writes no entry (auditlog logs changed fields).
+
+Writes that bypass model signals (``bulk_create``, ``bulk_update``, ``QuerySet.update``) on an
+audited model write their entries explicitly with :func:`log_created`, :func:`log_updated` or
+:func:`audited_update` (same format, actor and correlation id as auditlog's own entries).
+``QuerySet.delete()`` needs nothing: Django sends ``post_delete`` per row for a model with
+receivers, so auditlog logs each deleted row.
+
+Reads of candidates' personal data by staff are recorded with :func:`log_personal_data_read`
+(one ``accessed`` entry per candidate shown, written with one query for a whole list).
+
+Log entries are never edited or deleted by the application (see the read-only
+``LogEntry`` admin in ``sroi.admin``).
 """
 
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+
+from auditlog.cid import get_cid
+from auditlog.context import auditlog_disabled, auditlog_value
+from auditlog.diff import model_instance_diff
+from auditlog.models import LogEntry
 from auditlog.registry import auditlog
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model, QuerySet
+from django.utils import timezone
+from django.utils.encoding import smart_str
 
 #: Candidate fields never written to the audit trail.
 CANDIDATE_PERSONAL_FIELDS = (
@@ -82,3 +108,176 @@ def register_audited_models() -> None:
     auditlog.register(Candidate, exclude_fields=list(CANDIDATE_PERSONAL_FIELDS))
     auditlog.register(Contribution, exclude_fields=["value_explanation"])
     auditlog.register(Evidence, exclude_fields=["original_name"])
+
+
+#: The models whose create, change and delete must be in the audit trail (issue 7): contracts,
+#: obligations, contributions, candidates, rulebooks (+ rules, bonuses), policies (+ PSO
+#: discounts), settlements, users and roles. ``tests/sroi/test_audit_coverage.py`` checks that
+#: every one of them stays registered.
+REQUIRED_AUDITED_MODELS = (
+    "contracts.Contract",
+    "contracts.Obligation",
+    "contracts.Settlement",
+    "contracts.SroiPolicy",
+    "contracts.PsoDiscount",
+    "placements.Contribution",
+    "placements.Evidence",
+    "placements.Candidate",
+    "placements.PlanOfApproach",
+    "placements.PlanItem",
+    "placements.Rulebook",
+    "placements.Rule",
+    "placements.Bonus",
+    "sroi.User",
+    "sroi.Membership",
+    "sroi.Organisation",
+)
+
+
+# --- Entries for writes that bypass model signals ---------------------------------------------
+
+
+def _context() -> dict:
+    """Actor, address and port of the running request (``AuditlogMiddleware``), if any."""
+    try:
+        data = auditlog_value.get()
+    except LookupError:
+        return {}
+    actor = data.get("actor")
+    return {
+        "actor": actor if getattr(actor, "pk", None) is not None else None,
+        "remote_addr": data.get("remote_addr"),
+        "remote_port": data.get("remote_port"),
+    }
+
+
+def _disabled() -> bool:
+    try:
+        return bool(auditlog_disabled.get())
+    except LookupError:
+        return False
+
+
+def _entry(instance: Model, action: int, changes, context: dict, now) -> LogEntry:
+    pk = instance.pk
+    actor = context.get("actor")
+    return LogEntry(
+        content_type=ContentType.objects.get_for_model(instance),
+        object_pk=smart_str(pk),
+        object_id=pk if isinstance(pk, int) else None,
+        object_repr=smart_str(instance),
+        action=action,
+        changes=changes,
+        serialized_data=LogEntry.objects._get_serialized_data_or_none(instance),
+        cid=get_cid(),
+        actor=actor,
+        actor_email=getattr(actor, "email", None) if actor is not None else None,
+        remote_addr=context.get("remote_addr"),
+        remote_port=context.get("remote_port"),
+        timestamp=now,
+    )
+
+
+def _write(entries: list[LogEntry]) -> list[LogEntry]:
+    if entries:
+        LogEntry.objects.bulk_create(entries)
+    return entries
+
+
+def _diff(old, new) -> dict | None:
+    return model_instance_diff(old, new, use_json_for_changes=settings.AUDITLOG_STORE_JSON_CHANGES)
+
+
+def log_created(objects: Iterable[Model]) -> list[LogEntry]:
+    """ "Created" entries for rows inserted with ``bulk_create`` (which sends no signals).
+    One query for all of them. Objects of models not registered are skipped."""
+    if _disabled():
+        return []
+    context, now = _context(), timezone.now()
+    entries = []
+    for obj in objects:
+        if obj.pk is None or not auditlog.contains(type(obj)):
+            continue
+        changes = _diff(None, obj)
+        if changes:
+            entries.append(_entry(obj, LogEntry.Action.CREATE, changes, context, now))
+    return _write(entries)
+
+
+def snapshot(obj: Model) -> Model:
+    """A copy of ``obj`` as it is now, to diff against after changing it in memory."""
+    return copy.copy(obj)
+
+
+def log_updated(pairs: Iterable[tuple[Model, Model]]) -> list[LogEntry]:
+    """ "Changed" entries for ``(before, after)`` pairs written with ``bulk_update`` or
+    ``QuerySet.update``; pairs without a change in a logged field write nothing."""
+    if _disabled():
+        return []
+    context, now = _context(), timezone.now()
+    entries = []
+    for before, after in pairs:
+        if not auditlog.contains(type(after)):
+            continue
+        changes = _diff(before, after)
+        if changes:
+            entries.append(_entry(after, LogEntry.Action.UPDATE, changes, context, now))
+    return _write(entries)
+
+
+def audited_update(queryset: QuerySet, **values) -> int:
+    """``queryset.update(**values)`` that also writes a "changed" entry per updated row.
+    The caller holds the transaction; the rows are read once before the update."""
+    rows = list(queryset)
+    count = queryset.model._default_manager.filter(pk__in=[r.pk for r in rows]).update(**values)
+    pairs = []
+    for row in rows:
+        after = snapshot(row)
+        for name, value in values.items():
+            setattr(after, name, value)
+        pairs.append((row, after))
+    log_updated(pairs)
+    return count
+
+
+# --- Reads of personal data -------------------------------------------------------------------
+
+
+def personal_data_reads_are_logged(user) -> bool:
+    """Staff reads are logged; a contractor reading its own candidates is not."""
+    from .permissions import get_scope
+
+    scope = get_scope(user)
+    return scope.is_superuser or bool(scope.municipalities_by_role)
+
+
+def log_personal_data_read(user, instances: Iterable[Model]) -> list[LogEntry]:
+    """One ``accessed`` entry per object shown (who, when, which object; never the data
+    itself), all written with one query. Nothing for contractor users, nothing for objects
+    without a primary key; each object once per call."""
+    if not personal_data_reads_are_logged(user):
+        return []
+    context, now = _context(), timezone.now()
+    if context.get("actor") is None and getattr(user, "pk", None) is not None:
+        context["actor"] = user
+    seen: set[tuple[type, object]] = set()
+    entries = []
+    for obj in instances:
+        if obj is None or obj.pk is None or (type(obj), obj.pk) in seen:
+            continue
+        seen.add((type(obj), obj.pk))
+        entries.append(_entry(obj, LogEntry.Action.ACCESS, None, context, now))
+    return _write(entries)
+
+
+def candidates_shown(contributions: Iterable[Model]) -> list[Model]:
+    """The candidates whose details a page shows for these contributions: those the selectors
+    loaded for this user (``personal_data_visible``) and that are not anonymised."""
+    shown = []
+    for contribution in contributions:
+        if not getattr(contribution, "personal_data_visible", False):
+            continue
+        candidate = contribution.candidate
+        if candidate is not None and candidate.anonymised_at is None:
+            shown.append(candidate)
+    return shown

@@ -26,6 +26,8 @@ from decimal import ROUND_CEILING, Decimal
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from contracts import services as contract_services
 from contracts.models import (
@@ -47,6 +49,7 @@ from placements.rulebooks import store_engine_rulebook
 
 from . import services
 from .models import Organisation, Role, User
+from .permissions import clear_scope_cache, requires_two_factor
 
 SEED = 2026
 DEMO_PASSWORD = "demo-sroi-2026"  # noqa: S105 - development-only, printed on purpose
@@ -341,6 +344,7 @@ def seed(*, today: date | None = None) -> DemoResult:
     _rulebooks(orgs[EXECUTING_BODY], municipalities)
     contractors = _contractors(rng)
     users = _users(admin, orgs, contractors, password_hash)
+    _two_factor_devices(users.values())
 
     created = not Contract.objects.filter(reference__startswith=REFERENCE_PREFIX).exists()
     if created:
@@ -490,6 +494,33 @@ def _users(admin, orgs, contractors, password_hash) -> dict[str, User]:
         services.sync_user_access(user)
         users[email] = user
     return users
+
+
+DEMO_EMAIL_SUFFIXES = ("@demo.sroi.nl", ".demo.sroi.nl")
+
+
+def is_demo_email(email: str) -> bool:
+    return email.lower().endswith(DEMO_EMAIL_SUFFIXES)
+
+
+def _two_factor_devices(users) -> None:
+    """Every demo user who must log in with a second factor gets a confirmed authenticator
+    with their own random key, so the demo works on a machine without a phone:
+    ``manage.py demo_otp_code <e-mail>`` prints the current code."""
+    for user in users:
+        clear_scope_cache(user)
+        if requires_two_factor(user) and not TOTPDevice.objects.filter(user=user).exists():
+            TOTPDevice.objects.create(user=user, name="demo authenticator", confirmed=True)
+
+
+def current_totp_code(user: User) -> tuple[str, int]:
+    """The demo user's current 6-digit code and the seconds it stays valid."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    if device is None:
+        raise LookupError("no authenticator")
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    remaining = device.step - (int(totp.time) - device.t0) % device.step
+    return f"{totp.token():0{device.digits}d}", remaining
 
 
 def _user_table(users: dict[str, User]) -> list[DemoUser]:

@@ -42,6 +42,7 @@ class Action(StrEnum):
     MANAGE_RULEBOOK = "manage_rulebook"
     MANAGE_USERS = "manage_users"
     EXPORT_REPORT = "export_report"
+    VIEW_AUDIT = "view_audit"  # an object's audit history (sroi/history.py)
 
 
 # Which roles may perform which action within their municipalities.
@@ -58,6 +59,7 @@ ROLE_ACTIONS: dict[Action, frozenset[str]] = {
     Action.MANAGE_RULEBOOK: frozenset({Role.ADVISER}),
     Action.MANAGE_USERS: frozenset({Role.FUNCTIONAL_ADMIN}),
     Action.EXPORT_REPORT: frozenset({Role.ADVISER, Role.COUNCIL_VIEWER, Role.PROCUREMENT_OFFICER}),
+    Action.VIEW_AUDIT: frozenset({Role.ADVISER}),
 }
 
 # Actions a contractor user may perform on their own contractor's objects.
@@ -114,6 +116,15 @@ def get_scope(user) -> Scope:
 def clear_scope_cache(user) -> None:
     if hasattr(user, SCOPE_CACHE_ATTR):
         delattr(user, SCOPE_CACHE_ATTR)
+
+
+def requires_two_factor(user) -> bool:
+    """Whether the user must log in with a second factor (TOTP or a recovery code): every
+    municipal-side user (any active membership in an active organisation), staff and
+    superusers. Contractor-only users may enable it but need not (sroi/two_factor.py)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.is_superuser or user.is_staff or get_scope(user).roles)
 
 
 def _compute_scope(user) -> Scope:

@@ -6,6 +6,7 @@ for development: SQLite in the project folder, console e-mail, debug on. With
 without a ``SECRET_KEY``. Each variable is documented in README.md ("Configuration").
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -50,7 +51,13 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_filters",
+    "csp",  # Content-Security-Policy header (django-csp; policy below)
     "auditlog",
+    # Two-factor login (sroi/two_factor.py) and login lockout (django-axes).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "sroi",
     "contracts",
     "placements",
@@ -59,15 +66,24 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Security block (see "Content-Security-Policy, security headers, uploads" below).
+    "csp.middleware.CSPMiddleware",
+    "sroi.security_headers.SecurityHeadersMiddleware",
+    "sroi.uploads.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages: logs out idle sessions (with a message), then gates unverified users.
+    "sroi.middleware.SessionIdleTimeoutMiddleware",
+    "sroi.middleware.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the lockout page
 ]
 
 ROOT_URLCONF = "sroi.urls"
@@ -111,6 +127,37 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Authentication: two-factor login, lockout, idle sessions (sroi/two_factor.py) -----------
+# Axes first: it refuses locked-out username+IP combinations before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lock a username+IP combination after this many failed logins, for this many minutes; a
+# successful login resets the count. An adviser or functional administrator can unlock earlier
+# (Django admin, "Access attempts").
+AXES_FAILURE_LIMIT = env.int("SROI_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SROI_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"  # Django's login form names the e-mail field "username"
+AXES_USERNAME_CALLABLE = "sroi.two_factor.login_username"  # lower-cased: login ignores case
+AXES_LOCKOUT_CALLABLE = "sroi.views_account.lockout"  # registration/lockout.html, status 429
+AXES_CLIENT_IP_CALLABLE = "sroi.two_factor.client_ip_address"
+AXES_VERBOSE = False  # axes would log usernames (e-mail addresses) at WARNING level
+# Reverse proxies in front of the app that append to X-Forwarded-For. The client address is
+# taken from that header only when this is above 0 (production default 1: the TLS proxy in
+# front of gunicorn); otherwise REMOTE_ADDR is used and the header is ignored (it can be forged).
+SROI_TRUSTED_PROXY_COUNT = env.int("SROI_TRUSTED_PROXY_COUNT", default=1 if IS_PRODUCTION else 0)
+# TOTP codes: the issuer shown in authenticator apps; failed codes are throttled by django-otp
+# (each failure doubles the wait, starting at one second).
+OTP_TOTP_ISSUER = env.str("SROI_OTP_ISSUER", default="SROI")
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+# Log out after this many minutes without a request; SESSION_COOKIE_AGE (below) stays the
+# absolute maximum of a session.
+SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
 
 # Internationalisation: Dutch by default, English available.
 LANGUAGE_CODE = "nl"
@@ -224,6 +271,12 @@ CELERY_BEAT_SCHEDULE: dict = {  # the whole periodic schedule lives here
         "task": "reporting.tasks.send_reminders_task",
         "schedule": 24 * 60 * 60,
     },
+    # Daily: privacy retention (placements.retention): anonymise candidates, remove evidence
+    # files and purge login records past their retention period (set-based, idempotent).
+    "placements-apply-retention": {
+        "task": "placements.tasks.apply_retention_task",
+        "schedule": 24 * 60 * 60,
+    },
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -235,21 +288,119 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=IS_PRODUCTION)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=IS_PRODUCTION)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if IS_PRODUCTION else 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = IS_PRODUCTION
-SECURE_HSTS_PRELOAD = IS_PRODUCTION
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=IS_PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=IS_PRODUCTION)
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
 X_FRAME_OPTIONS = "DENY"
 
-# Logging: plain, to stderr; personal data is never logged by the application.
+# --- Content-Security-Policy, security headers, uploads ----------------------------------------
+# (sroi/security_headers.py, sroi/uploads.py; tests in tests/sroi/test_csp.py and friends)
+# Cookies: never readable by scripts (no script needs them: forms carry the CSRF token), sent
+# on same-site requests and top-level navigations only.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp 4): everything from this site only, no inline script or
+# style anywhere (tests/sroi/test_csp.py scans the templates), no plugins, no framing, forms
+# post only here. data: only for images: Bootstrap's CSS draws its icons (menu, select arrow,
+# close button) as data: SVGs and the two-factor set-up shows its QR code as one.
+_CSP_REPORT_URI = env.str("CSP_REPORT_URI", default="")  # where browsers report violations
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "report-uri": [_CSP_REPORT_URI] if _CSP_REPORT_URI else None,
+    }
+}
+# Uploads. Evidence (PDF/PNG/JPEG, EVIDENCE_MAX_BYTES above) and spreadsheets (.xlsx imports)
+# are checked by size and content in their forms; a request body larger than
+# UPLOAD_MAX_REQUEST_BYTES is refused with 413 before Django parses it
+# (sroi.uploads.RequestSizeLimitMiddleware).
+SPREADSHEET_MAX_BYTES = env.int("SPREADSHEET_MAX_BYTES", default=5 * 1024 * 1024)
+UPLOAD_MAX_REQUEST_BYTES = env.int(
+    "UPLOAD_MAX_REQUEST_BYTES",
+    default=2 * max(EVIDENCE_MAX_BYTES, SPREADSHEET_MAX_BYTES) + 1024 * 1024,
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # 2.5 MB of form fields (files not counted)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
+# Accepted uploads stay in memory (no personal data in temporary files); only oversized ones,
+# refused anyway, spill to a temporary file that is removed at the end of the request.
+FILE_UPLOAD_MAX_MEMORY_SIZE = max(EVIDENCE_MAX_BYTES, SPREADSHEET_MAX_BYTES)
+# Stored evidence and pending imports: readable by the application's user only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+
+# --- Logging and error reports without personal data (sroi/logging.py) ------------------------
+# Plain, to stderr; personal data is never logged by the application. Every handler carries the
+# redaction filter (e-mail addresses, BSN-like numbers, request bodies); Django's own loggers
+# are routed through these handlers instead of Django's defaults (which include error e-mails).
+_REDACT = ["redact_personal_data"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_personal_data": {"()": "sroi.logging.RedactPersonalDataFilter"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": _REDACT},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": _REDACT,
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
+# Error reports (debug page, error e-mails if ADMINS is ever set): no POST or query values, no
+# uploaded file names, no secrets, no local variables outside DEBUG.
+DEFAULT_EXCEPTION_REPORTER = "sroi.logging.PrivacyExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "sroi.logging.PrivacyExceptionReporterFilter"
+# Celery workers keep this LOGGING (and its filter) instead of installing their own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # SROI domain settings
 SROI_CANDIDATE_CODE_PREFIX = env.str("SROI_CANDIDATE_CODE_PREFIX", default="K")
+
+# --- Privacy retention (placements/retention.py, docs/privacy.md) -----------------------------
+# Candidates are anonymised this many days after the last obligation they contributed to was
+# settled (never-reported candidates: after their creation).
+SROI_CANDIDATE_RETENTION_DAYS = env.int("SROI_CANDIDATE_RETENTION_DAYS", default=365)
+# Evidence files are removed from private storage this many days after their obligation was
+# settled (the evidence row stays as a record). Empty: as SROI_CANDIDATE_RETENTION_DAYS;
+# "never": files are kept.
+_evidence_retention = env.str("SROI_EVIDENCE_RETENTION_DAYS", default="").strip().lower()
+if _evidence_retention in {"never", "off"}:
+    SROI_EVIDENCE_RETENTION_DAYS = None
+elif _evidence_retention == "":
+    SROI_EVIDENCE_RETENTION_DAYS = SROI_CANDIDATE_RETENTION_DAYS
+elif _evidence_retention.isdigit():
+    SROI_EVIDENCE_RETENTION_DAYS = int(_evidence_retention)
+else:
+    raise ImproperlyConfigured("SROI_EVIDENCE_RETENTION_DAYS must be a number of days or never.")
+# Login attempts and login/logout records of django-axes (e-mail and IP addresses).
+SROI_LOGIN_LOG_RETENTION_DAYS = env.int("SROI_LOGIN_LOG_RETENTION_DAYS", default=90)
 
 # Council reports (reporting app)
 # A generated workbook stays in memory up to this size, then spills to a temporary file.

@@ -8,20 +8,33 @@ reporting (:mod:`placements.views_bulk`):
 * :class:`UploadSession` remembers in the user's session which tokens (with the file's SHA-256
   and display name) and which finished results belong to this user.
 * :func:`display_name` turns a browser-supplied file name into a safe one to show.
+
+And the upload hardening shared by every upload and download of files:
+
+* :class:`RequestSizeLimitMiddleware` refuses a request body above ``UPLOAD_MAX_REQUEST_BYTES``
+  (413) before Django parses (and spools to disk) anything;
+* :func:`spreadsheet_problem` looks inside an .xlsx (a zip) before openpyxl does: macros and
+  members that unpack far beyond their compressed size (a zip bomb) are refused;
+* :func:`harden_download` gives a file response the headers that keep browsers from running or
+  rendering it in the site's origin.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import secrets
 import time
+import zipfile
+import zlib
 from pathlib import Path
 
 from django.conf import settings
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
 
 DEFAULT_MAX_AGE_SECONDS = 24 * 60 * 60
 
@@ -40,6 +53,110 @@ def display_name(name: str, default: str) -> str:
     except Exception:  # noqa: BLE001 - any odd name becomes a neutral one
         name = ""
     return name[:100] or default
+
+
+# --- Limits and checks on every upload -------------------------------------------------------
+
+
+def spreadsheet_max_bytes() -> int:
+    """The largest spreadsheet (.xlsx) accepted for an import (``SPREADSHEET_MAX_BYTES``)."""
+    return int(getattr(settings, "SPREADSHEET_MAX_BYTES", 5 * 1024 * 1024))
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a request whose declared body exceeds ``UPLOAD_MAX_REQUEST_BYTES`` with 413,
+    before the CSRF check or a form makes Django read (and spool to disk) the body.
+
+    The limit lies well above the per-file limits, so a file slightly too large still reaches
+    its form and gets the form's friendly message. A body without ``Content-Length`` is not
+    read by Django at all."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.UPLOAD_MAX_REQUEST_BYTES:
+            return HttpResponse(
+                _("The upload is too large (at most %(max)s MB).")
+                % {"max": settings.UPLOAD_MAX_REQUEST_BYTES // (1024 * 1024)},
+                status=413,
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)
+
+
+#: A member of an .xlsx larger than this (uncompressed) must not unpack to more than
+#: MAX_COMPRESSION_RATIO times its compressed size. Real sheets compress 5-30 times.
+RATIO_CHECK_FROM_BYTES = 1024 * 1024
+MAX_COMPRESSION_RATIO = 200
+_MACRO_MEMBER = re.compile(r"(^|/)vbaProject[^/]*\.bin$", re.IGNORECASE)
+_CONTENT_TYPES = "[Content_Types].xml"
+_CONTENT_TYPES_READ_BYTES = 1024 * 1024
+
+
+def spreadsheet_problem(data: bytes) -> str | None:
+    """What makes this .xlsx unsafe to hand to openpyxl, as a message for the user; ``None``
+    when nothing does (or when it is no readable zip at all, which the importer reports).
+
+    Refused: macros (a ``vbaProject.bin`` part or a macro-enabled content type: an .xlsm
+    renamed to .xlsx) and members that unpack to more than
+    :data:`MAX_COMPRESSION_RATIO` times their compressed size (a zip bomb). Python's zipfile
+    never unpacks more than a member's declared size, so declared sizes are the real bound."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            macro_names = any(_MACRO_MEMBER.search(i.filename) for i in infos)
+            content_types = b""
+            if _CONTENT_TYPES in archive.namelist():
+                with archive.open(_CONTENT_TYPES) as handle:
+                    content_types = handle.read(_CONTENT_TYPES_READ_BYTES)
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,  # a damaged deflate stream
+        NotImplementedError,  # an unsupported compression method
+        RuntimeError,  # an encrypted member
+        OSError,
+        ValueError,
+        EOFError,
+    ):
+        return None
+    if macro_names or b"macroenabled" in content_types.lower():
+        return _("Workbooks with macros (.xlsm) are not accepted. Save the file as .xlsx.")
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > RATIO_CHECK_FROM_BYTES and ratio > MAX_COMPRESSION_RATIO:
+            return _(
+                "The workbook unpacks to far more data than a spreadsheet of this size holds "
+                "and cannot be imported. Save it again in Excel as an Excel workbook (.xlsx)."
+            )
+    return None
+
+
+# --- Serving stored files ------------------------------------------------------------------------
+
+#: The Content-Security-Policy of a downloaded file: should a browser render it after all, it
+#: runs in a sandbox without scripts, plugins or any fetch.
+DOWNLOAD_CSP = "default-src 'none'; sandbox"
+
+
+def harden_download(response):
+    """Headers for a stored (uploaded) file served to a user: as an attachment (the caller
+    sets the file name), never sniffed into another type, sandboxed, never cached."""
+    if not response.get("Content-Disposition", "").startswith("attachment"):
+        raise ValueError("uploaded files are only ever served as attachments")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = DOWNLOAD_CSP
+    response["Cache-Control"] = "private, no-store"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+# --- Pending spreadsheet uploads -------------------------------------------------------------
 
 
 class PendingFiles:

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 
 import pytest
+from django.test import Client, RequestFactory
 from django.utils import translation
 
 from sroi.models import Role
@@ -29,6 +30,63 @@ def _english_messages():
 @pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+
+
+@pytest.fixture(autouse=True)
+def _two_factor_force_login(monkeypatch):
+    """Two-factor login stays enforced in tests, but ``client.force_login(user)`` also passes
+    the code step for users who require it (sroi.permissions.requires_two_factor): it gives
+    them a confirmed authenticator when they have none and marks the session verified, as
+    the real code step does. Tests of two-factor login itself use the real flow
+    (tests/sroi/test_two_factor.py); ``client.force_login_without_two_factor(user)`` logs in
+    without passing it."""
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        mark_two_factor_verified(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+    monkeypatch.setattr(Client, "force_login_without_two_factor", original, raising=False)
+    monkeypatch.setattr(Client, "login", _login_with_request)
+
+
+def _login_with_request(self, **credentials) -> bool:
+    """``client.login(email=..., password=...)`` with a request, as the lockout backend
+    (django-axes) needs one: failures count towards the lockout as on the login page. It does
+    not pass the two-factor code step (use ``force_login`` or the real flow)."""
+    from django.contrib.auth import authenticate
+
+    request = RequestFactory().post("/accounts/login/")
+    user = authenticate(request, **credentials)
+    if user is None:
+        return False
+    self._login(user)
+    return True
+
+
+def mark_two_factor_verified(client, user) -> None:
+    """Mark ``client``'s session as having passed the code step, if ``user`` requires it."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from sroi.middleware import start_session_clock
+    from sroi.permissions import SCOPE_CACHE_ATTR, clear_scope_cache, requires_two_factor
+
+    had_scope = hasattr(user, SCOPE_CACHE_ATTR)
+    try:
+        needed = requires_two_factor(user)
+    finally:
+        if not had_scope:  # leave the test's user object as it was
+            clear_scope_cache(user)
+    session = client.session
+    start_session_clock(session)  # as the login view does
+    if needed:
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
 
 
 @dataclass

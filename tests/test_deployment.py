@@ -7,8 +7,12 @@ the containers run gets a 200 under production security settings.
 """
 
 import importlib
+import os
 import re
+import secrets
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -230,3 +234,47 @@ def test_every_env_example_variable_is_documented_in_readme():
     section = _readme_section("Configuration")
     missing = [name for name in names if not re.search(rf"\b{name}\b", section)]
     assert not missing, f"README.md 'Configuration' does not document: {missing}"
+
+
+# --- manage.py check --deploy -------------------------------------------------------------------
+
+
+def _check_deploy(tmp_path, **overrides) -> subprocess.CompletedProcess:
+    """``manage.py check --deploy --fail-level WARNING`` with production settings, in a fresh
+    process (settings are read once per process)."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SECURE_", "SESSION_", "CSRF_", "CSP_", "DEBUG", "DJANGO_"))
+        and name not in {"DATABASE_URL", "ALLOWED_HOSTS", "SECRET_KEY", "SROI_ENV"}
+    }
+    env.update(
+        SROI_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(50),  # 67 characters, many unique
+        ALLOWED_HOSTS="sroi.example.nl",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'deploy-check.sqlite3'}",
+        **overrides,
+    )
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    done = _check_deploy(tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "System check identified no issues (0 silenced)." in output
+    assert "WARNING" not in output and "?:" not in output
+
+
+def test_check_deploy_fails_on_an_insecure_production_setting(tmp_path):
+    """The check above can fail: an insecure override is reported."""
+    done = _check_deploy(tmp_path, SESSION_COOKIE_SECURE="false")
+    assert done.returncode != 0
+    assert "security.W012" in done.stdout + done.stderr

@@ -80,8 +80,49 @@ def assert_accessible():
     return check
 
 
+def totp_code(device) -> str:
+    """A code ``device`` accepts now: the current time step, or the next one when the current
+    one was already used (each code works once)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    now_t = totp.t()
+    wanted = max(now_t, device.last_t + 1)
+    assert wanted <= now_t + device.tolerance, "no unused code within the tolerance"
+    totp.time = time.time() + (wanted - now_t) * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+def authenticator_for(email: str):
+    """The user's confirmed authenticator, created when they need two-factor login and have
+    none (as if they had set it up before)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from sroi.models import User
+    from sroi.permissions import requires_two_factor
+
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        return None
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None and requires_two_factor(user):
+        device = TOTPDevice.objects.create(user=user, name="browser test", confirmed=True)
+    return device
+
+
 def login(page, live_server, email: str, password: str) -> None:
+    """Log in through the login page, and through the code step when the user has an
+    authenticator (staff users get one here if they have none)."""
+    device = authenticator_for(email)
     page.goto(f"{live_server.url}/accounts/login/")
     page.get_by_label("E-mailadres").fill(email)
     page.get_by_label("Wachtwoord").fill(password)
     page.locator("main button[type=submit]").click()
+    page.wait_for_load_state()
+    if device is not None and "/accounts/two-factor/" in page.url:
+        page.locator("input[name=code]").fill(totp_code(device))
+        page.locator("main form button[type=submit]").first.click()
+        page.wait_for_load_state()

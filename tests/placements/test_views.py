@@ -509,7 +509,7 @@ def test_adviser_reads_of_personal_data_are_logged(client, data):
     client.get(detail(data.a))
     b"".join(client.get(download_url(data.evidence_a)).streaming_content)
     accesses = LogEntry.objects.filter(action=LogEntry.Action.ACCESS, actor=data.world.adviser)
-    assert {e.content_type.model for e in accesses} == {"contribution", "evidence"}
+    assert {e.content_type.model for e in accesses} == {"contribution", "candidate", "evidence"}
 
 
 # --- Query budgets ---------------------------------------------------------------------------

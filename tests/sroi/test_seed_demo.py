@@ -5,15 +5,17 @@ from io import StringIO
 
 import pytest
 from django.apps import apps
-from django.core.management import call_command
+from django.conf import settings as settings_module
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from contracts.models import Contract, Obligation, Settlement
 from placements import services as placement_services
 from placements.models import Contribution
-from sroi import demo
-from sroi.models import Organisation
+from sroi import demo, two_factor
+from sroi.models import Organisation, User
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +23,15 @@ pytestmark = pytest.mark.django_db
 def model_counts() -> dict[str, int]:
     return {
         model._meta.label: model._default_manager.count()
-        for app_label in ("sroi", "contracts", "placements", "auth", "auditlog")
+        for app_label in (
+            "sroi",
+            "contracts",
+            "placements",
+            "auth",
+            "auditlog",
+            "otp_totp",
+            "otp_static",
+        )
         for model in apps.get_app_config(app_label).get_models()
     }
 
@@ -122,11 +132,21 @@ def test_every_contribution_holds_the_engines_value(seeded):
         assert contribution.value_explanation  # the explanation as it was when valued
 
 
-def test_a_demo_user_logs_in_through_the_admin_login_form(client, seeded):
+def test_a_demo_user_logs_in_to_the_admin_with_the_printed_code(client, seeded, settings):
+    response = client.get(reverse("admin:login") + "?next=/admin/")
+    assert response["Location"] == reverse("login") + "?next=%2Fadmin%2F"
     response = client.post(
-        reverse("admin:login"),
-        {"username": "adviseur@demo.sroi.nl", "password": demo.DEMO_PASSWORD, "next": "/admin/"},
+        response["Location"],
+        {"username": "adviseur@demo.sroi.nl", "password": demo.DEMO_PASSWORD},
     )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("two_factor_verify") + "?next=%2Fadmin%2F"
+    settings.SROI_ENV = "development"
+    out = StringIO()
+    call_command("demo_otp_code", "adviseur@demo.sroi.nl", stdout=out, stderr=StringIO())
+    code = out.getvalue().strip()
+    assert len(code) == 6 and code.isdigit()
+    response = client.post(response["Location"], {"code": code, "next": "/admin/"})
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
     response = client.get(reverse("admin:contracts_contract_changelist"))
@@ -136,12 +156,57 @@ def test_a_demo_user_logs_in_through_the_admin_login_form(client, seeded):
 
 def test_the_contractor_user_cannot_log_in_to_the_admin(client, seeded):
     response = client.post(
-        reverse("admin:login"),
-        {
-            "username": "opdrachtnemer@vandermeer.demo.sroi.nl",
-            "password": demo.DEMO_PASSWORD,
-            "next": "/admin/",
-        },
+        reverse("login") + "?next=/admin/",
+        {"username": "opdrachtnemer@vandermeer.demo.sroi.nl", "password": demo.DEMO_PASSWORD},
     )
-    assert response.status_code == 200  # the form again: not a staff account
-    assert not response.wsgi_request.user.is_authenticated
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    response = client.get("/admin/")
+    assert response.status_code == 302  # not a staff account: back to the login page
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+# --- Two-factor login in the demo ----------------------------------------------------------------
+
+
+def test_every_demo_user_who_needs_two_factor_has_an_authenticator(seeded):
+    staff = [email for email, *_ in demo.STAFF_USERS] + ["admin@demo.sroi.nl"]
+    devices = TOTPDevice.objects.filter(user__email__in=staff, confirmed=True)
+    assert sorted(d.user.email for d in devices) == sorted(staff)
+    assert len({d.key for d in devices}) == len(staff)  # a key of their own
+    assert not TOTPDevice.objects.filter(user__email__startswith="opdrachtnemer@").exists()
+    assert "demo_otp_code" in seeded
+
+
+@pytest.mark.parametrize("profile", ["test", "production"])
+def test_demo_otp_code_runs_only_in_development(seeded, settings, profile):
+    settings.SROI_ENV = profile
+    with pytest.raises(CommandError, match="SROI_ENV=development"):
+        call_command("demo_otp_code", "adviseur@demo.sroi.nl", stdout=StringIO())
+
+
+def test_demo_otp_code_only_for_demo_users(seeded, settings):
+    settings.SROI_ENV = "development"
+    real = User.objects.create_user("echt@noordwijk.nl", "correct-horse-battery")
+    TOTPDevice.objects.create(user=real, name="phone", confirmed=True)
+    for email in ("echt@noordwijk.nl", "x@demo.sroi.nl.evil.nl", "demo.sroi.nl@evil.nl"):
+        with pytest.raises(CommandError, match="only works for demo users"):
+            call_command("demo_otp_code", email, stdout=StringIO())
+    with pytest.raises(CommandError, match="no authenticator"):
+        call_command("demo_otp_code", "opdrachtnemer@vandermeer.demo.sroi.nl", stdout=StringIO())
+    with pytest.raises(CommandError, match="No such demo user"):
+        call_command("demo_otp_code", "niemand@demo.sroi.nl", stdout=StringIO())
+
+
+def test_the_printed_code_is_accepted_once(seeded, settings):
+    settings.SROI_ENV = "development"
+    out = StringIO()
+    call_command("demo_otp_code", "beheer@demo.sroi.nl", stdout=out, stderr=StringIO())
+    user = User.objects.get(email="beheer@demo.sroi.nl")
+    assert two_factor.verify(user, out.getvalue().strip()) is not None
+    assert two_factor.verify(user, out.getvalue().strip()) is None
+
+
+def test_make_run_explains_the_code_step():
+    makefile = (settings_module.BASE_DIR / "Makefile").read_text()
+    assert "make demo-code EMAIL=adviseur@demo.sroi.nl" in makefile
+    assert "manage.py demo_otp_code" in makefile

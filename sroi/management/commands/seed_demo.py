@@ -57,3 +57,7 @@ class Command(BaseCommand):
             self.stdout.write(line(row).rstrip())
         self.stdout.write("")
         self.stdout.write(f"Log in at {demo.ADMIN_URL}")
+        self.stdout.write(
+            "Staff logins (and the superuser) ask for a 6-digit code after the password: "
+            "print it with `manage.py demo_otp_code <e-mail>` (or `make demo-code EMAIL=<e-mail>`)."
+        )
