@@ -154,6 +154,15 @@ def _to_decimal(value: Any, field: str, errors: dict) -> Decimal | None:
     return number
 
 
+def _check_fits_field(model, name: str, value, errors: dict) -> None:
+    """The column's own checks (digits, decimals, not negative), so a value that cannot be
+    stored is refused with the field's message before anything is computed or written."""
+    try:
+        model._meta.get_field(name).run_validators(value)
+    except ValidationError as exc:
+        errors[name] = exc.messages
+
+
 def clean_candidate_details(
     *, initials, birth_year, target_group, years_on_benefit, target_group_note
 ) -> dict:
@@ -416,6 +425,8 @@ def normalise_inputs(inputs: dict) -> dict:
     data: dict[str, Any] = {name: inputs.get(name) for name in CONTRIBUTION_INPUTS}
     for name in DECIMAL_INPUTS:
         data[name] = _to_decimal(data[name], name, errors)
+        if data[name] is not None and name not in errors:
+            _check_fits_field(Contribution, name, data[name], errors)
     for name in TEXT_INPUTS:
         data[name] = " ".join(str(data[name] or "").split())
     data["permanent_contract"] = bool(data["permanent_contract"])
@@ -518,6 +529,10 @@ def _engine_error(exc: valuation.ValuationError) -> ValidationError:
     return ValidationError(message, code="valuation")
 
 
+#: ``Contribution.value`` holds at most 14 digits, 2 of them decimals.
+MAX_STORABLE_VALUE = Decimal(10) ** 12
+
+
 def value_of(*, obligation: Obligation, **inputs) -> valuation.Valuation:
     """The value of a contribution with these inputs, by the obligation's frozen rulebook and
     inside its counting window (award date up to the deadline).
@@ -531,9 +546,15 @@ def value_of(*, obligation: Obligation, **inputs) -> valuation.Valuation:
     rulebook = _engine_rulebook(obligation)
     window = _window(obligation)
     try:
-        return valuation.value_contribution(rulebook, _engine_input(data), window)
+        result = valuation.value_contribution(rulebook, _engine_input(data), window)
     except valuation.ValuationError as exc:
         raise _engine_error(exc) from exc
+    if abs(result.value) >= MAX_STORABLE_VALUE:
+        raise ValidationError(
+            _("The value of this contribution is too large to be right; check the numbers."),
+            code="value_too_large",
+        )
+    return result
 
 
 def _valued_today(contribution: Contribution) -> valuation.Valuation:

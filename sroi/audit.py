@@ -45,6 +45,7 @@ from auditlog.registry import auditlog
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, QuerySet
+from django.db.models.signals import pre_save
 from django.utils import timezone
 from django.utils.encoding import smart_str
 
@@ -59,6 +60,9 @@ CANDIDATE_PERSONAL_FIELDS = (
 
 
 def register_audited_models() -> None:
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     from contracts.models import (
         Contract,
         Contractor,
@@ -108,6 +112,11 @@ def register_audited_models() -> None:
     auditlog.register(Candidate, exclude_fields=list(CANDIDATE_PERSONAL_FIELDS))
     auditlog.register(Contribution, exclude_fields=["value_explanation"])
     auditlog.register(Evidence, exclude_fields=["original_name"])
+    # Two-factor devices: enrolment, confirmation and resets, with who did them. Only these
+    # fields: the key, counters and throttling state are secrets or noise; recovery-code tokens
+    # (StaticToken) are secrets and are not registered at all.
+    for device_model in (TOTPDevice, StaticDevice):
+        auditlog.register(device_model, include_fields=["user", "name", "confirmed"])
 
 
 #: The models whose create, change and delete must be in the audit trail (issue 7): contracts,
@@ -143,12 +152,24 @@ def _context() -> dict:
         data = auditlog_value.get()
     except LookupError:
         return {}
+    if not _context_is_open(data):
+        return {}
     actor = data.get("actor")
     return {
         "actor": actor if getattr(actor, "pk", None) is not None else None,
         "remote_addr": data.get("remote_addr"),
         "remote_port": data.get("remote_port"),
     }
+
+
+def _context_is_open(data: dict) -> bool:
+    """auditlog's ``set_actor`` never resets its context variable: after the request (or the
+    ``with`` block) has ended, the stale actor stays readable in that thread. The block is open
+    only while its ``pre_save`` receiver (keyed by ``signal_duid``) is connected."""
+    duid = data.get("signal_duid")
+    if duid is None:
+        return False
+    return any(key[0] == duid for key, *_ in pre_save.receivers)
 
 
 def _disabled() -> bool:

@@ -371,6 +371,9 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # django-axes logs every login and logout at INFO (masked user name and IP address);
+        # failures and lockouts come at WARNING, which is what operations needs.
+        "axes": {"level": "WARNING", "propagate": True},
     },
 }
 # Error reports (debug page, error e-mails if ADMINS is ever set): no POST or query values, no

@@ -426,6 +426,9 @@ def test_evidence_files_are_removed_and_the_row_stays_as_a_record(
     client.force_login(world.adviser)
     response = client.get(reverse("placements:evidence_download", args=[evidence.pk]))
     assert response.status_code == 404
+    page = client.get(reverse("placements:contribution_detail", args=[contribution.pk]))
+    assert "File removed" in page.content.decode()
+    assert reverse("placements:evidence_download", args=[evidence.pk]) not in page.content.decode()
 
 
 def test_a_rollback_keeps_the_files(
