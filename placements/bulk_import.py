@@ -20,6 +20,8 @@ limits, keeping the upload between preview and confirmation) are imported, not c
 3. :func:`import_workbook` validates again and, only when every row is fine, creates the new
    candidates (:func:`placements.services.create_candidate`) and submits the contributions
    (:func:`placements.services.submit_contribution`) in one transaction: all rows or none.
+   No mail per row: once the import commits, each adviser concerned gets one summary
+   (:func:`placements.notifications.notify_bulk_submitted`).
 
 Re-uploading the same file creates nothing twice: a row identical to a contribution already
 reported on the same obligation (same block, candidate or social enterprise, start date and
@@ -83,7 +85,7 @@ from contracts.models import Contract, Obligation
 from sroi import permissions
 from sroi.permissions import Action, get_scope
 
-from . import services
+from . import notifications, services
 from .choices import Block, TargetGroup
 from .models import Candidate, Contribution
 from .portal import BlockSpec, block_specs, preview_value
@@ -1198,6 +1200,8 @@ def import_workbook(*, acting_user, data: bytes, expected_sha256: str | None = N
                 )
                 ids.append(contribution.pk)
                 total += contribution.value
+            # One summary per adviser instead of a mail per row; sent once this commits.
+            notifications.notify_bulk_submitted(ids, acting_user=acting_user)
     except ValidationError as exc:
         raise ImportFailed(_failure(exc), current) from exc
     except PermissionDenied as exc:

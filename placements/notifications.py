@@ -2,6 +2,9 @@
 
 * the SROI adviser(s) of the obligation's municipality when a contractor submits (or
   resubmits) a contribution or a plan of approach;
+* after a bulk upload (``placements.bulk_import``, which submits its rows without a mail each)
+  one summary per adviser: the contributions per obligation and their value, limited to the
+  obligations of the municipalities that adviser serves (``sroi.permissions``);
 * the contractor's active portal users when the adviser approves, rejects or returns a
   contribution (with the reason) and when a plan of approach is approved or returned (with
   the comment).
@@ -21,18 +24,22 @@ the other recipients' addresses.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 
 from contracts.models import ContractorUser
 from sroi.models import Membership, Role
+from sroi.permissions import Action, can_in_municipality
 
 from .models import Contribution, PlanOfApproach
 
@@ -42,6 +49,7 @@ __all__ = [
     "MAIL_LANGUAGE",
     "adviser_recipients",
     "contractor_recipients",
+    "notify_bulk_submitted",
     "notify_contribution_reviewed",
     "notify_contribution_submitted",
     "notify_plan_reviewed",
@@ -76,6 +84,43 @@ def adviser_recipients(municipality_id: int, *, exclude_user_id: int | None = No
         memberships = memberships.exclude(user_id=exclude_user_id)
     rows = memberships.values_list("user__email", "user__full_name").distinct()
     return _unique(rows)
+
+
+def adviser_recipients_by_municipality(
+    municipality_ids: Iterable[int], *, exclude_user_id: int | None = None
+) -> dict[Recipient, frozenset[int]]:
+    """Each active adviser covering at least one of the municipalities, with the ones of them
+    they may review in (``sroi.permissions``). The same advisers as :func:`adviser_recipients`
+    per municipality, found with one query for the users plus each adviser's scope: the cost
+    grows with the number of advisers, never with the number of contributions."""
+    wanted = frozenset(municipality_ids)
+    if not wanted:
+        return {}
+    memberships = Membership.objects.filter(
+        Q(organisation_id__in=wanted) | Q(organisation__serves__in=wanted),
+        role=Role.ADVISER,
+        is_active=True,
+        organisation__is_active=True,
+    )
+    if exclude_user_id is not None:
+        memberships = memberships.exclude(user_id=exclude_user_id)
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, pk__in=memberships.values("user_id"))
+        .exclude(email="")
+        .select_related("contractor_link")  # the scope needs it: no query per adviser
+        .order_by("email", "pk")
+    )
+    by_email: dict[str, tuple[Recipient, set[int]]] = {}
+    for user in users:
+        served = {m for m in wanted if can_in_municipality(user, Action.REVIEW_CONTRIBUTION, m)}
+        if not served:
+            continue
+        key = user.email.lower()
+        if key not in by_email:
+            by_email[key] = (Recipient(email=user.email, full_name=user.full_name or ""), set())
+        by_email[key][1].update(served)
+    return {recipient: frozenset(served) for recipient, served in by_email.values()}
 
 
 def contractor_recipients(contractor_id: int):
@@ -223,6 +268,97 @@ def notify_contribution_reviewed(contribution: Contribution) -> None:
     }
     messages = _render("contribution_reviewed", recipients, context)
     _send_on_commit("contribution reviewed", contribution.pk, messages)
+
+
+# --- Bulk reporting --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObligationLine:
+    """What one upload submitted on one obligation: no candidate, no description."""
+
+    obligation_id: int
+    reference: str
+    title: str
+    municipality_id: int
+    municipality: str
+    count: int
+    total: Decimal
+
+
+def bulk_summary(contribution_ids: Iterable[int]) -> dict[tuple[int, str], list[ObligationLine]]:
+    """The contributions counted and summed per obligation (one query), grouped by contractor
+    (id, name): a bulk upload is one contractor's, but nothing here relies on that."""
+    rows = (
+        Contribution.objects.filter(pk__in=list(contribution_ids))
+        .values(
+            "obligation_id",
+            "obligation__contract__reference",
+            "obligation__contract__title",
+            "obligation__contract__municipality_id",
+            "obligation__contract__municipality__name",
+            "obligation__contract__contractor_id",
+            "obligation__contract__contractor__name",
+        )
+        .annotate(count=Count("pk"), total=Sum("value"))
+        .order_by(
+            "obligation__contract__contractor__name",
+            "obligation__contract__contractor_id",
+            "obligation__contract__municipality__name",
+            "obligation__contract__reference",
+            "obligation_id",
+        )
+    )
+    by_contractor: dict[tuple[int, str], list[ObligationLine]] = {}
+    for row in rows:
+        key = (
+            row["obligation__contract__contractor_id"],
+            row["obligation__contract__contractor__name"],
+        )
+        by_contractor.setdefault(key, []).append(
+            ObligationLine(
+                obligation_id=row["obligation_id"],
+                reference=row["obligation__contract__reference"],
+                title=row["obligation__contract__title"],
+                municipality_id=row["obligation__contract__municipality_id"],
+                municipality=row["obligation__contract__municipality__name"],
+                count=row["count"],
+                total=row["total"] or Decimal("0.00"),
+            )
+        )
+    return by_contractor
+
+
+def notify_bulk_submitted(contribution_ids: Iterable[int], *, acting_user=None) -> None:
+    """After a bulk upload: one summary per adviser of the contributions it submitted, per
+    obligation (contract reference and title, number, value) with the total and a link to the
+    verification queue. An adviser sees only the obligations of the municipalities they
+    serve, and gets nothing when none is theirs. Called inside the import's transaction;
+    sent once it commits, like every notification here. The cost is a fixed number of
+    queries plus the advisers' scopes, whatever the number of rows."""
+    summary = bulk_summary(contribution_ids)
+    if not summary:
+        return
+    municipality_ids = {line.municipality_id for lines in summary.values() for line in lines}
+    advisers = adviser_recipients_by_municipality(
+        municipality_ids, exclude_user_id=getattr(acting_user, "pk", None)
+    )
+    link = _link("placements:verification_queue")
+    for (contractor_id, contractor_name), lines in summary.items():
+        messages = []
+        for recipient, served in advisers.items():
+            own = [line for line in lines if line.municipality_id in served]
+            if not own:
+                continue
+            context = {
+                "contractor_name": contractor_name,
+                "lines": own,
+                "count": sum(line.count for line in own),
+                "total": sum((line.total for line in own), Decimal("0.00")),
+                "link": link,
+            }
+            messages.extend(_render("bulk_submitted", [recipient], context))
+        _send_on_commit("bulk contributions submitted", contractor_id, messages)
 
 
 # --- Plans of approach -----------------------------------------------------------------------

@@ -50,7 +50,11 @@ decision's ``decided_at``. ``N`` is ``settings.SROI_CANDIDATE_RETENTION_DAYS`` (
    between preview and confirmation for more than a day.
 
 4. **Audit trail.** Not purged: it holds no personal data of candidates by design
-   (``sroi.audit``); its retention follows the municipality's archive rules.
+   (``sroi.audit``); its retention follows the municipality's archive rules. The one
+   exception is free text: when a candidate is anonymised, the old and new values of their
+   contributions' ``description`` in the audit entries are replaced by
+   "[removed by retention]" (:func:`_redact_audit_text`); that the text changed, when and by
+   whom stays.
 
 Properties: idempotent (a second run finds nothing to do); everything in one transaction per
 run; set-based — the number of queries does not grow with the number of candidates or files
@@ -68,8 +72,10 @@ from datetime import datetime, timedelta
 from functools import partial
 from itertools import islice
 
+from auditlog.models import LogEntry
 from django.apps import apps
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -188,8 +194,6 @@ def _audit_entries(model, rows, field: str, additional_data: dict) -> None:
     ``(pk, repr, old value, new value)``. The actor is empty: the system did it."""
     from auditlog.cid import get_cid
     from auditlog.diff import model_instance_diff
-    from auditlog.models import LogEntry
-    from django.contrib.contenttypes.models import ContentType
 
     def changes(old, new) -> dict:
         return model_instance_diff(
@@ -233,18 +237,58 @@ def anonymise_candidates(candidates: QuerySet[Candidate], *, now: datetime) -> i
     for chunk in _chunks(rows):
         ids = [pk for pk, _code, _initials in chunk]
         initials = {pk: value for pk, _code, value in chunk}
-        updated = Candidate.objects.filter(pk__in=ids, anonymised_at__isnull=True).update(
-            **ANONYMISED_VALUES, anonymised_at=now
+        # The condition is checked again in the UPDATE itself: a contribution on an open
+        # obligation reported for one of them since the rows were selected keeps them out.
+        Candidate.objects.filter(pk__in=ids, anonymised_at__isnull=True).filter(
+            pk__in=candidates.values("pk")
+        ).update(**ANONYMISED_VALUES, anonymised_at=now)
+        done = set(
+            Candidate.objects.filter(pk__in=ids, anonymised_at=now).values_list("pk", flat=True)
         )
-        total += updated
-        _scrub_contributions(ids, initials)
+        if not done:
+            continue
+        total += len(done)
+        _scrub_contributions(sorted(done), initials)
         _audit_entries(
             Candidate,
-            [(pk, code, None, now) for pk, code, _initials in chunk],
+            [(pk, code, None, now) for pk, code, _initials in chunk if pk in done],
             "anonymised_at",
             {"retention": "candidate anonymised"},
         )
     return total
+
+
+#: Contribution fields whose old values are removed from the audit trail when the candidate is
+#: anonymised: free text the contractor wrote, which may describe the person.
+AUDIT_REDACTED_FIELDS = ("description",)
+AUDIT_REDACTED_VALUE = "[removed by retention]"
+
+
+def _redact_audit_text(contribution_ids: list[int]) -> None:
+    """Replace the values of :data:`AUDIT_REDACTED_FIELDS` in the contributions' audit
+    entries (the only edit of the trail the system ever makes: the AVG's storage limitation
+    outranks keeping a copy of text the record itself no longer holds). That the field
+    changed, when and by whom stays."""
+    content_type = ContentType.objects.get_for_model(Contribution)
+    query = Q()
+    for name in AUDIT_REDACTED_FIELDS:
+        query |= Q(changes__has_key=name)
+    changed = []
+    for entry in LogEntry.objects.filter(
+        query, content_type=content_type, object_id__in=contribution_ids
+    ).only("pk", "changes"):
+        changes = dict(entry.changes or {})
+        for name in AUDIT_REDACTED_FIELDS:
+            values = changes.get(name)
+            if isinstance(values, list):
+                changes[name] = [
+                    v if v in ("", None, "None") else AUDIT_REDACTED_VALUE for v in values
+                ]
+        if changes != entry.changes:
+            entry.changes = changes
+            changed.append(entry)
+    if changed:
+        LogEntry.objects.bulk_update(changed, ["changes"], batch_size=CHUNK)
 
 
 def _scrub_contributions(candidate_ids: list[int], initials: dict[int, str]) -> None:
@@ -264,6 +308,11 @@ def _scrub_contributions(candidate_ids: list[int], initials: dict[int, str]) -> 
         Contribution.objects.bulk_update(
             changed, ["value_explanation", "description"], batch_size=CHUNK
         )
+    _redact_audit_text(
+        list(
+            Contribution.objects.filter(candidate_id__in=candidate_ids).values_list("pk", flat=True)
+        )
+    )
 
 
 def remove_evidence_files(evidence: QuerySet[Evidence], *, now: datetime) -> int:

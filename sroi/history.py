@@ -22,6 +22,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 
 from auditlog.models import LogEntry
 from dateutil import parser as date_parser
@@ -31,6 +32,7 @@ from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -171,10 +173,14 @@ def history_filter(obj: Model) -> Q:
     if kind == "contribution":
         q = own_filter(obj) | children_filter(Evidence, "contribution", [obj.pk])
         if obj.candidate_id is not None:
+            # The candidate's changes (eligibility, anonymisation) matter to every adviser
+            # handling them; reads of the candidate do not: a candidate can be reported in
+            # several municipalities, and who in another municipality looked at them is not
+            # this adviser's business. Reads on this contribution are its own entries.
             q |= Q(
                 content_type=ContentType.objects.get_for_model(Candidate),
                 object_id=obj.candidate_id,
-            )
+            ) & ~Q(action=LogEntry.Action.ACCESS)
         return q
     if kind == "rulebook":
         return (
@@ -285,7 +291,40 @@ def _display(model_field, value, related: dict) -> str:
         return _format_datetime(value, date_only=False)
     if internal == "DateField":
         return _format_datetime(value, date_only=True)
+    if internal == "DecimalField":
+        return _format_decimal(value, model_field.decimal_places)
+    if internal == "JSONField":
+        return _format_json(value)
     return str(value)
+
+
+def _format_decimal(value, decimal_places: int) -> str:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return number_format(number, decimal_pos=decimal_places, force_grouping=True)
+
+
+def _format_json(value) -> str:
+    """A JSON value as text: a list of lines (an explanation) as the lines themselves."""
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return str(value)
+    if isinstance(data, list) and all(isinstance(item, str) for item in data):
+        return " · ".join(data) or EMPTY
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _is_shown(model_field) -> bool:
+    """Reverse relations (auditlog lists them on create as "app.Model.None") and the primary
+    key are noise; fields no longer on the model are still shown under their stored name."""
+    if model_field is None:
+        return True
+    if getattr(model_field, "primary_key", False):
+        return False
+    return bool(getattr(model_field, "concrete", False) or model_field.many_to_many)
 
 
 def _m2m_change(label: str, values: dict) -> FieldChange:
@@ -330,6 +369,8 @@ def entry_changes(entry: LogEntry, related: dict) -> list[FieldChange]:
     changes = []
     for name, values in (entry.changes_dict or {}).items():
         model_field = _model_field(model, name)
+        if not _is_shown(model_field):
+            continue
         label = capfirst(str(getattr(model_field, "verbose_name", name)))
         if isinstance(values, dict):
             if values.get("type") == "m2m":

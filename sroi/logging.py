@@ -112,7 +112,7 @@ class PrivacyExceptionReporterFilter(SafeExceptionReporterFilter):
 
     hidden_settings = re.compile(
         "API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|COOKIE|CSRF|SESSION|URL|DSN|BROKER|REDIS"
-        "|DATABASE|EMAIL_HOST_USER|ADDR|FORWARDED|OTP|QUERY|URI",
+        "|DATABASE|EMAIL_HOST_USER|ADDR|FORWARDED|OTP|QUERY|URI|REFERER",
         flags=re.IGNORECASE,
     )
 

@@ -37,7 +37,12 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra)
 
     def get_by_natural_key(self, username):
-        return self.get(email__iexact=username)
+        # Addresses are stored lower-cased (``User.clean``, ``_create_user``). An exact match on
+        # Python's lower() — the same normalisation the login lockout counts under
+        # (``sroi.two_factor.login_username``) — and not the database's case-insensitive match,
+        # whose case folding differs (PostgreSQL's upper() makes "kım" equal "kim"), so no
+        # spelling of an address can log in while being counted as another name.
+        return self.get(email=str(username).strip().lower())
 
 
 class User(AbstractBaseUser, PermissionsMixin):

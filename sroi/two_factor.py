@@ -67,25 +67,38 @@ def needs_verification(user) -> bool:
 # --- Enrolment -------------------------------------------------------------------------------
 
 
-def start_enrolment(user) -> TOTPDevice:
-    """The unconfirmed authenticator the user is setting up; reloading the page keeps the
-    same secret, so a code scanned a moment ago still works."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+#: Session key of the authenticator being set up in this session (and nowhere else).
+ENROLMENT_SESSION_KEY = "sroi_enrolment_device"
+
+
+def start_enrolment(user, session) -> TOTPDevice:
+    """The unconfirmed authenticator the user is setting up in *this session*; reloading the
+    page keeps the same secret, so a code scanned a moment ago still works. Any other pending
+    authenticator of the user is discarded and a new secret made: a secret shown in another
+    session (say, to someone who only knows the password) can never be the one confirmed."""
+    device_id = session.get(ENROLMENT_SESSION_KEY)
+    device = None
+    if device_id is not None:
+        device = TOTPDevice.objects.filter(pk=device_id, user=user, confirmed=False).first()
     if device is None:
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device = TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=False)
+        session[ENROLMENT_SESSION_KEY] = device.pk
     return device
 
 
 @transaction.atomic
-def confirm_enrolment(user, token: str) -> tuple[TOTPDevice, list[str]]:
-    """Confirm the pending authenticator with a current code. Replaces any earlier
+def confirm_enrolment(user, session, token: str) -> tuple[TOTPDevice, list[str]]:
+    """Confirm this session's pending authenticator with a current code. Replaces any earlier
     authenticator and recovery codes; returns the device and the new recovery codes (shown
     once)."""
+    device_id = session.get(ENROLMENT_SESSION_KEY)
     device = (
         TOTPDevice.objects.select_for_update()
-        .filter(user=user, confirmed=False)
-        .order_by("pk")
+        .filter(pk=device_id, user=user, confirmed=False)
         .first()
+        if device_id is not None
+        else None
     )
     if device is None:
         raise TwoFactorError(_("Start the set-up again: no authenticator is waiting for a code."))
@@ -94,6 +107,7 @@ def confirm_enrolment(user, token: str) -> tuple[TOTPDevice, list[str]]:
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
+    session.pop(ENROLMENT_SESSION_KEY, None)
     codes = _replace_recovery_codes(user)
     return device, codes
 

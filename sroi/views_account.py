@@ -132,11 +132,13 @@ def enrol(request):
         return redirect("account_security")
     if _pending_expired(request):
         return _expire(request)
-    device = two_factor.start_enrolment(user)
+    device = two_factor.start_enrolment(user, request.session)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            device, codes = two_factor.confirm_enrolment(user, form.cleaned_data["code"])
+            device, codes = two_factor.confirm_enrolment(
+                user, request.session, form.cleaned_data["code"]
+            )
         except two_factor.TwoFactorError as exc:
             form.add_error("code", str(exc))
         else:

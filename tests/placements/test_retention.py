@@ -426,7 +426,10 @@ def test_evidence_files_are_removed_and_the_row_stays_as_a_record(
     client.force_login(world.adviser)
     response = client.get(reverse("placements:evidence_download", args=[evidence.pk]))
     assert response.status_code == 404
-    page = client.get(reverse("placements:contribution_detail", args=[contribution.pk]))
+    page = client.get(
+        reverse("placements:contribution_detail", args=[contribution.pk]),
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert "File removed" in page.content.decode()
     assert reverse("placements:evidence_download", args=[evidence.pk]) not in page.content.decode()
 
@@ -634,3 +637,41 @@ def test_the_celery_task_runs_the_job_and_logs_counts_only(due, caplog):
     assert personal(due.candidate) == ANONYMOUS
     assert "1 candidate(s) anonymised" in caplog.text
     assert not re.search(r"Q\.X\.|1961|K-T\d", caplog.text)
+
+
+def test_contribution_descriptions_are_removed_from_the_audit_trail_too(world, settle, now):
+    obligation = obligation_of(world)
+    candidate = candidate_of(world)
+    contribution = placed(obligation, candidate)
+    content_type = ContentType.objects.get_for_model(Contribution)
+    # What auditlog wrote when the contractor reported and later changed the text.
+    LogEntry.objects.log_create(
+        contribution, action=LogEntry.Action.CREATE, changes={"description": ["None", "Jan J."]}
+    )
+    LogEntry.objects.log_create(
+        contribution,
+        action=LogEntry.Action.UPDATE,
+        changes={"description": ["Jan J.", "Jan J., 52 jaar"], "status": ["submitted", "approved"]},
+    )
+    other = placed(obligation_of(world), candidate_of(world))  # not anonymised: kept as is
+    LogEntry.objects.log_create(
+        other, action=LogEntry.Action.UPDATE, changes={"description": ["Piet", "Piet P."]}
+    )
+    settle(obligation, days_ago=400)
+    run(now)
+
+    texts = [
+        e.changes
+        for e in LogEntry.objects.filter(content_type=content_type, object_id=contribution.pk)
+        if "description" in (e.changes or {})
+    ]
+    assert {"description": ["None", "[removed by retention]"]} in texts
+    assert {
+        "description": ["[removed by retention]", "[removed by retention]"],
+        "status": ["submitted", "approved"],
+    } in texts
+    assert "Jan" not in str(texts)
+    kept = LogEntry.objects.filter(
+        content_type=content_type, object_id=other.pk, action=LogEntry.Action.UPDATE
+    ).get()
+    assert kept.changes == {"description": ["Piet", "Piet P."]}

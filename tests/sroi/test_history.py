@@ -198,7 +198,9 @@ def test_contribution_history_holds_evidence_and_candidate(client, world, object
     kinds = {(row.subject_kind, row.what) for row in rows}
     assert ("Contribution", "changed") in kinds
     assert ("Candidate", "created") in kinds
-    assert ("Candidate", "viewed") in kinds  # the read of the details just now
+    assert ("Contribution", "viewed") in kinds  # the read of the details just now
+    # Reads of the candidate itself may come from other municipalities: not shown here.
+    assert ("Candidate", "viewed") not in kinds
     status = next(
         c
         for r in rows
@@ -283,3 +285,20 @@ def test_history_link_on_the_policy_list(client, world, objects):
     client.force_login(world.functional_admin)
     html = client.get(reverse("contracts:policy_list")).content.decode()
     assert url("policy", objects["policy"].pk) not in html
+
+
+def test_created_entries_show_fields_not_reverse_relations_and_numbers_readably(
+    client, world, objects
+):
+    client.force_login(world.adviser)
+    rows = rows_of(client.get(url("contract", objects["contract"].pk)))
+    created = {(r.subject_kind, r.what): r for r in rows}[("Obligation", "created")]
+    labels = {c.label for c in created.changes}
+    # Reverse relations (contributions, plans, settlements, flags …) and the id are left out.
+    assert not labels & {"Contributions", "Plans", "Settlements", "Flags", "Changes", "ID"}
+    assert not any(".None" in c.new for c in created.changes)
+    by_label = {c.label: c for c in created.changes}
+    assert by_label["Required amount"].new == "25,000.00"  # grouped, with its decimals
+    explanation = next(c for c in created.changes if c.label == "Explanation")
+    assert not explanation.new.startswith("[") and "\\u20ac" not in explanation.new
+    assert " · " in explanation.new and "€" in explanation.new

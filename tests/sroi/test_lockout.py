@@ -19,6 +19,14 @@ from sroi import services, two_factor
 
 from .. import factories as f
 
+
+@pytest.fixture(autouse=True)
+def _english_pages(client):
+    """Pages are rendered in the request's language (Dutch by default); these tests read the
+    English source strings."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 PASSWORD = "correct-horse-battery"  # tests/factories.py
 
 
@@ -200,3 +208,15 @@ def test_password_reset_uses_the_validators(client, db):
     assert "too short" in errors
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
+
+
+@pytest.mark.parametrize("spelling", ["ı", "İ"])
+def test_no_other_spelling_of_an_address_logs_in_under_a_fresh_count(client, world, spelling):
+    """The account is looked up by the same lower-casing the lockout counts under, not by the
+    database's case folding (PostgreSQL's upper() makes a dotless ı equal i)."""
+    user = world.adviser  # adviseur@example.nl
+    assert "i" in user.email
+    response = attempt(client, user.email.replace("i", spelling, 1), PASSWORD)
+    assert SESSION_KEY not in client.session
+    assert response.status_code == 200  # the login form again, with its error
+    assert attempt(client, user.email.upper(), PASSWORD).status_code == 302  # case is free

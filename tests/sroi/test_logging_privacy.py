@@ -231,6 +231,7 @@ def posted(rf, settings):
         {**CANDIDATE_POST, "file": SimpleUploadedFile("contract Jan Jansen.pdf", b"%PDF-")},
         REMOTE_ADDR="203.0.113.7",
         HTTP_X_FORWARDED_FOR="198.51.100.23",
+        HTTP_REFERER=f"https://sroi.example.nl/contracts/?q={EMAIL}",
     )
     request.user = f.UserFactory.build(email="user@example.nl", full_name="Isa de Vries")
     return request
@@ -267,3 +268,4 @@ def test_the_debug_page_hides_posted_and_query_values_and_secrets_too(posted, se
     assert data["settings"]["CELERY_BROKER_URL"] == hidden
     assert data["settings"]["SECRET_KEY"] == hidden
     assert data["request_meta"]["REMOTE_ADDR"] == hidden
+    assert data["request_meta"]["HTTP_REFERER"] == hidden  # a search in the previous page

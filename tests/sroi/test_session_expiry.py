@@ -3,11 +3,19 @@
 
 import time
 
+import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from sroi.middleware import LAST_ACTIVITY_SESSION_KEY, STARTED_SESSION_KEY
+
+
+@pytest.fixture(autouse=True)
+def _english_pages(client):
+    """Pages are rendered in the request's language (Dutch by default); these tests read the
+    English source strings."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
 
 
 def set_stamps(client, *, idle_seconds: int, age_seconds: int | None = None) -> None:

@@ -18,6 +18,14 @@ from sroi.permissions import requires_two_factor
 
 from .. import factories as f
 
+
+@pytest.fixture(autouse=True)
+def _english_pages(client):
+    """Pages are rendered in the request's language (Dutch by default); these tests read the
+    English source strings."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 PASSWORD = "correct-horse-battery"  # tests/factories.py
 
 
@@ -257,7 +265,40 @@ def test_no_new_authenticator_without_passing_the_old_one(client, world):
     assert response["Location"].startswith(reverse("two_factor_verify"))
     assert TOTPDevice.objects.filter(user=world.adviser).count() == 1
     with pytest.raises(two_factor.TwoFactorError):
-        two_factor.confirm_enrolment(world.adviser, "123456")
+        two_factor.confirm_enrolment(world.adviser, client.session, "123456")
+
+
+def test_a_secret_shown_in_another_session_can_never_be_confirmed(client, world):
+    """Someone who knows only the password opens the set-up page first: the secret they see
+    is discarded when the real user starts the set-up in their own session, and a code made
+    from it does not confirm anything."""
+    from django.test import Client
+
+    attacker = Client(HTTP_ACCEPT_LANGUAGE="en")
+    log_in(attacker, world.officer_noordwijk)
+    attacker.get(reverse("two_factor_enrol"))
+    stolen = TOTPDevice.objects.get(user=world.officer_noordwijk)
+    stolen_key = stolen.key
+    stolen_code = code_for(stolen)
+
+    log_in(client, world.officer_noordwijk)
+    client.get(reverse("two_factor_enrol"))
+    mine = TOTPDevice.objects.get(user=world.officer_noordwijk)  # the attacker's one is gone
+    assert mine.pk != stolen.pk and mine.key != stolen_key
+
+    # The attacker's session no longer has a pending authenticator: it starts a new one, which
+    # in turn discards the user's — but the user's confirmation then fails and never confirms
+    # a device whose secret someone else saw.
+    refused = attacker.post(reverse("two_factor_enrol"), {"code": stolen_code})
+    assert refused.status_code == 200
+    assert not TOTPDevice.objects.filter(user=world.officer_noordwijk, confirmed=True).exists()
+
+    client.get(reverse("two_factor_enrol"))  # the user reloads and gets a fresh secret
+    fresh = TOTPDevice.objects.get(user=world.officer_noordwijk)
+    done = client.post(reverse("two_factor_enrol"), {"code": code_for(fresh)})
+    assert done.status_code == 200 and is_verified(client)
+    fresh.refresh_from_db()
+    assert fresh.confirmed and fresh.key not in {stolen_key}
 
 
 # --- Security page --------------------------------------------------------------------------
