@@ -49,7 +49,7 @@ class TwoFactorUserAdminMixin:
     def reset_two_factor(self, request, queryset):
         targets = self._targets(request, queryset)
         for user in targets:
-            two_factor.reset(user)
+            two_factor.reset(user, by=request.user)
         if targets:
             self.message_user(
                 request,

@@ -26,6 +26,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from . import security_notices
 from .permissions import requires_two_factor
 
 RECOVERY_CODE_COUNT = 10
@@ -109,6 +110,7 @@ def confirm_enrolment(user, session, token: str) -> tuple[TOTPDevice, list[str]]
     device.save(update_fields=["confirmed"])
     session.pop(ENROLMENT_SESSION_KEY, None)
     codes = _replace_recovery_codes(user)
+    security_notices.notify(user, security_notices.Event.ENROLLED)
     return device, codes
 
 
@@ -182,7 +184,9 @@ def regenerate_recovery_codes(user, token: str) -> list[str]:
     """New recovery codes (the old ones stop working); requires a current authenticator code."""
     _require_current_code(user, token)
     with transaction.atomic():
-        return _replace_recovery_codes(user)
+        codes = _replace_recovery_codes(user)
+        security_notices.notify(user, security_notices.Event.RECOVERY_CODES)
+    return codes
 
 
 def disable(user, token: str) -> None:
@@ -192,13 +196,16 @@ def disable(user, token: str) -> None:
         raise TwoFactorError(_("Two-factor login is required for your account."))
     _require_current_code(user, token)
     _delete_devices(user)
+    security_notices.notify(user, security_notices.Event.DISABLED)
 
 
-def reset(user) -> None:
+def reset(user, *, by=None) -> None:
     """Remove the user's authenticator and recovery codes (lost phone). Callers check that
-    the acting user may manage this user (the scoped user admin); at the next login the user
-    sets up a new authenticator if their account requires one."""
+    the acting user (``by``) may manage this user (the scoped user admin); at the next login
+    the user sets up a new authenticator if their account requires one. The user is told by
+    e-mail."""
     _delete_devices(user)
+    security_notices.notify(user, security_notices.Event.RESET, by=by)
 
 
 def _require_current_code(user, token: str) -> None:
