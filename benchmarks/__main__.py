@@ -13,7 +13,7 @@ import sys
 from . import BenchmarkError
 
 # Add a module here to add a benchmark (e.g. "benchmarks.monitoring").
-BENCHMARKS = ["benchmarks.export", "benchmarks.monitoring"]
+BENCHMARKS = ["benchmarks.export", "benchmarks.monitoring", "benchmarks.contract_import"]
 
 
 def main(argv: list[str] | None = None) -> int:

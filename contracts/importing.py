@@ -11,7 +11,12 @@ The flow is *validate everything, then write everything or nothing*:
    would get (:func:`contracts.services.preview_obligation`).
 3. :func:`import_workbook` validates again (the database may have changed since the preview)
    and, only when every row is fine, creates the contractors and contracts through
-   :mod:`contracts.services` in one transaction: any failure rolls everything back.
+   :func:`contracts.services.create_contracts` in one transaction: any failure rolls
+   everything back.
+
+Neither step makes a query per row: validation reads the municipalities, existing references,
+contractors, officers and policy versions once for the whole file, and the import writes all
+rows with a few bulk statements (the audit entries included).
 
 Re-importing the same file creates nothing twice. A row whose (municipality, reference)
 already exists is compared with the stored contract: with identical data it is reported as
@@ -41,7 +46,7 @@ from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError
 from django.utils.translation import gettext as _
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
@@ -906,8 +911,11 @@ def _validate_against_database(rows: list[RowResult], sheet: Sheet, acting_user)
     _check_references(allowed_rows, sheet)
     _resolve_contractors(allowed_rows, sheet)
     _resolve_officers(allowed_rows, sheet)
+    # The policy versions of these municipalities, read once: the obligation of every row is
+    # previewed without a query of its own.
+    policies = services.PolicyVersions.load({row.municipality.pk for row in allowed_rows})
     for row in allowed_rows:
-        _check_row(row, sheet)
+        _check_row(row, sheet, policies)
 
 
 def _check_references(rows: list[RowResult], sheet: Sheet) -> None:
@@ -931,11 +939,10 @@ def _check_references(rows: list[RowResult], sheet: Sheet) -> None:
     references = {ref for (_m, ref) in by_key}
     muni_ids = {m for (m, _r) in by_key}
     if references:
-        # In chunks: databases limit the number of query parameters.
-        refs = sorted(references)
-        for start in range(0, len(refs), 500):
+        # In chunks where the database limits the number of query parameters.
+        for refs in services.lookup_chunks(sorted(references)):
             for contract in Contract.objects.filter(
-                municipality_id__in=muni_ids, reference__in=refs[start : start + 500]
+                municipality_id__in=muni_ids, reference__in=refs
             ).select_related("contractor", "procurement_officer"):
                 existing[(contract.municipality_id, contract.reference)] = contract
     for key, same in by_key.items():
@@ -948,8 +955,8 @@ def _check_references(rows: list[RowResult], sheet: Sheet) -> None:
 def _resolve_contractors(rows: list[RowResult], sheet: Sheet) -> None:
     kvks = sorted({row.values["kvk"] for row in rows if "kvk" in row.values})
     known: dict[str, Contractor] = {}
-    for start in range(0, len(kvks), 500):
-        for contractor in Contractor.objects.filter(kvk_number__in=kvks[start : start + 500]):
+    for chunk in services.lookup_chunks(kvks):
+        for contractor in Contractor.objects.filter(kvk_number__in=chunk):
             known[contractor.kvk_number] = contractor
     # New contractors: the first name given for a KvK number names it; other rows may leave
     # the name empty but may not give a different one.
@@ -1005,7 +1012,12 @@ def _resolve_contractors(rows: list[RowResult], sheet: Sheet) -> None:
 
 def _resolve_officers(rows: list[RowResult], sheet: Sheet) -> None:
     emails = sorted({row.values["officer_email"] for row in rows if "officer_email" in row.values})
-    users = {u.email.lower(): u for u in User.objects.filter(email__in=emails, is_active=True)}
+    # With their contractor link (or its absence), which their scope needs: one query per
+    # officer named (their memberships) instead of two.
+    officers = User.objects.filter(email__in=emails, is_active=True).select_related(
+        "contractor_link"
+    )
+    users = {u.email.lower(): u for u in officers}
     officer_munis: dict[str, frozenset[int]] = {
         email: get_scope(user).municipalities(Role.PROCUREMENT_OFFICER)
         for email, user in users.items()
@@ -1072,7 +1084,7 @@ def _differences(row: RowResult, contract: Contract) -> list[str]:
     return different
 
 
-def _check_row(row: RowResult, sheet: Sheet) -> None:
+def _check_row(row: RowResult, sheet: Sheet, policies: services.PolicyVersions) -> None:
     v = row.values
     if (
         v.get("labour_cost") is not None
@@ -1118,7 +1130,7 @@ def _check_row(row: RowResult, sheet: Sheet) -> None:
             for message in messages:
                 _add(row, sheet, FIELD_COLUMN.get(name, ""), message)
         return
-    preview = services.preview_obligation(contract)
+    preview = services.preview_obligation(contract, policies=policies)
     if preview.error:
         key = "award_date" if preview.policy is None else "value"
         if preview.policy is not None and preview.policy.base == "labour_cost":
@@ -1147,52 +1159,44 @@ def import_workbook(
     if not report.is_valid:
         raise ImportRejected(report)
 
-    contract_ids: list[int] = []
-    obligations = 0
-    current_row: int | None = None
-    new_contractors: dict[str, Contractor] = {}
+    # Through the service layer, all rows at once (one transaction, a number of queries that
+    # does not grow with the rows); new contractors are the unsaved ones of the report, one
+    # instance per KvK number, so each is created once.
+    rows = [(row.number, _contract_fields(row)) for row in report.new_rows]
     try:
-        with transaction.atomic():
-            for row in report.new_rows:
-                current_row = row.number
-                fields = _contract_fields(row)
-                if row.contractor_is_new:
-                    kvk = row.contractor.kvk_number
-                    if kvk not in new_contractors:
-                        new_contractors[kvk] = services.create_contractor(
-                            acting_user=acting_user, name=row.contractor.name, kvk_number=kvk
-                        )
-                    fields["contractor"] = new_contractors[kvk]
-                contract, obligation = services.create_contract(acting_user=acting_user, **fields)
-                contract_ids.append(contract.pk)
-                obligations += obligation is not None
-    except ValidationError as exc:
-        raise ImportFailed(_failure(exc), current_row) from exc
-    except PermissionDenied as exc:
-        raise ImportFailed(
-            _("You may no longer enter this contract; nothing was imported."), current_row
-        ) from exc
-    except IntegrityError as exc:
-        raise ImportFailed(
+        created = services.create_contracts(acting_user=acting_user, rows=rows)
+    except services.BulkRowError as exc:
+        raise _import_failed(exc.error, exc.key) from exc
+    except (ValidationError, PermissionDenied, DatabaseError) as exc:
+        raise _import_failed(exc, None) from exc
+    new_contractors = {row.contractor.pk for row in report.new_rows if row.contractor_is_new}
+    return ImportResult(
+        created=len(created),
+        obligations=sum(obligation is not None for _contract, obligation in created),
+        skipped=len(report.skipped_rows),
+        contractors_created=len(new_contractors),
+        contract_ids=tuple(contract.pk for contract, _obligation in created),
+    )
+
+
+def _import_failed(exc: Exception, row: int | None) -> ImportFailed:
+    """The :class:`ImportFailed` for an error raised while writing (nothing was written)."""
+    if isinstance(exc, ValidationError):
+        return ImportFailed(_failure(exc), row)
+    if isinstance(exc, PermissionDenied):
+        return ImportFailed(_("You may no longer enter this contract; nothing was imported."), row)
+    if isinstance(exc, IntegrityError):
+        return ImportFailed(
             _(
                 "Another user entered one of these contracts at the same moment; nothing was "
                 "imported. Check the file again."
             ),
-            current_row,
-        ) from exc
-    except DatabaseError as exc:
-        # The error class only: a database error's text can repeat row values (e-mail addresses).
-        logger.error("Contract import: database error (%s)", type(exc).__name__)
-        raise ImportFailed(
-            _("The import failed because of a database error; nothing was imported."),
-            current_row,
-        ) from exc
-    return ImportResult(
-        created=len(contract_ids),
-        obligations=obligations,
-        skipped=len(report.skipped_rows),
-        contractors_created=len(new_contractors),
-        contract_ids=tuple(contract_ids),
+            row,
+        )
+    # The error class only: a database error's text can repeat row values (e-mail addresses).
+    logger.error("Contract import: database error (%s)", type(exc).__name__)
+    return ImportFailed(
+        _("The import failed because of a database error; nothing was imported."), row
     )
 
 

@@ -6,12 +6,13 @@ Every function is keyword-only, takes the ``acting_user``, checks permission thr
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -131,6 +132,44 @@ def policy_in_force(*, municipality_id: int, on_date: date) -> SroiPolicy | None
     )
 
 
+class PolicyVersions:
+    """The policy versions of some municipalities, read once with their PSO discounts, that
+    answer :func:`policy_in_force` for any contract of those municipalities without a query
+    per contract (the spreadsheet import checks thousands of rows)."""
+
+    def __init__(self, policies: Iterable[SroiPolicy]):
+        self._by_municipality: dict[int, list[SroiPolicy]] = {}
+        # Latest valid_from first; a municipality has one version per date (a constraint).
+        for policy in sorted(policies, key=lambda p: p.valid_from, reverse=True):
+            self._by_municipality.setdefault(policy.municipality_id, []).append(policy)
+
+    @classmethod
+    def load(cls, municipality_ids: Iterable[int], *, lock: bool = False) -> PolicyVersions:
+        """Two queries. ``lock`` first locks every version of these municipalities (in primary
+        key order) and then reads them under that lock: the bulk form of
+        :func:`_lock_policy_in_force`, for obligations about to be computed with them."""
+        ids = sorted(set(municipality_ids))
+        if lock:
+            list(
+                SroiPolicy.objects.select_for_update()
+                .filter(municipality_id__in=ids)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+        policies = (
+            SroiPolicy.objects.filter(municipality_id__in=ids)
+            .order_by()
+            .prefetch_related("pso_discounts")
+        )
+        return cls(policies)
+
+    def in_force(self, *, municipality_id: int, on_date: date) -> SroiPolicy | None:
+        for policy in self._by_municipality.get(municipality_id, ()):
+            if policy.valid_from <= on_date:
+                return policy
+        return None
+
+
 #: How often the version in force is looked up again when it changed while it was being locked.
 POLICY_LOCK_ATTEMPTS = 3
 
@@ -229,9 +268,23 @@ class ObligationPreview:
     error: str | None = None
 
 
-def preview_obligation(contract: Contract, deviation: Deviation | None = None) -> ObligationPreview:
-    """What the obligation of an (unsaved) contract would be: for forms, before saving."""
-    policy = policy_in_force(municipality_id=contract.municipality_id, on_date=contract.award_date)
+def preview_obligation(
+    contract: Contract,
+    deviation: Deviation | None = None,
+    *,
+    policies: PolicyVersions | None = None,
+) -> ObligationPreview:
+    """What the obligation of an (unsaved) contract would be: for forms, before saving.
+    ``policies`` (read once for many contracts) answers which version is in force without a
+    query."""
+    if policies is not None:
+        policy = policies.in_force(
+            municipality_id=contract.municipality_id, on_date=contract.award_date
+        )
+    else:
+        policy = policy_in_force(
+            municipality_id=contract.municipality_id, on_date=contract.award_date
+        )
     return _preview_with(policy, contract, deviation)
 
 
@@ -331,6 +384,267 @@ def _computed_fields(comp: ObligationComputation) -> dict:
         "window_start": comp.window_start,
         "deadline": comp.deadline,
     }
+
+
+# --- Many contracts at once (the spreadsheet import) -------------------------------------------
+
+
+class BulkRowError(Exception):
+    """A row of :func:`create_contracts` was refused: ``key`` is the key the caller gave that
+    row, ``error`` the :class:`ValidationError` or :class:`PermissionDenied` that
+    :func:`create_contract` (or :func:`create_contractor`) raises for it."""
+
+    def __init__(self, key: Hashable, error: Exception):
+        super().__init__(str(error))
+        self.key = key
+        self.error = error
+
+
+#: A contract's relations: given as instances read from the database, checked in memory.
+CONTRACT_RELATIONS = ("municipality", "contractor", "procurement_officer")
+
+
+def prepare_contract(*, acting_user, **fields) -> Contract:
+    """The unsaved contract :func:`create_contract` would save, checked as it checks it
+    (permission, fields, ``clean``) but without a query, for :func:`create_contracts`.
+
+    Relations are the given saved instances (a municipality must be one: otherwise the field
+    is validated by Django, with its query and message). What ``full_clean()`` would ask the
+    database is answered elsewhere: uniqueness of the reference by :func:`create_contracts`
+    for all rows at once; the check constraints (end after start, amounts not negative) are
+    already covered by ``clean()`` and the field validators, and the database enforces them.
+    """
+    from sroi.models import Organisation
+
+    unknown = set(fields) - set(CONTRACT_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown contract fields: {sorted(unknown)}")
+    contract = Contract(**fields)
+    _require(
+        contract.municipality_id is not None
+        and can_in_municipality(acting_user, Action.CREATE_CONTRACT, contract.municipality_id)
+    )
+    known = []
+    for name in CONTRACT_RELATIONS:
+        related = fields.get(name)
+        if related is None or related.pk is None:
+            continue  # validated below: "cannot be null" where required, without a query
+        if name == "municipality" and related.kind != Organisation.Kind.MUNICIPALITY:
+            continue
+        known.append(name)
+    contract.full_clean(exclude=known, validate_unique=False, validate_constraints=False)
+    return contract
+
+
+@transaction.atomic
+def create_contracts(
+    *, acting_user, rows: Sequence[tuple[Hashable, dict]]
+) -> list[tuple[Contract, Obligation | None]]:
+    """:func:`create_contract` for many contracts at once (the spreadsheet import): the same
+    checks, obligations, change records and audit trail, with a number of queries that does
+    not grow with the number of rows (except that a database may split a long INSERT).
+
+    ``rows`` are ``(key, fields)`` with ``fields`` as for :func:`create_contract` (no
+    deviation). A ``contractor`` may be an unsaved :class:`Contractor`: a new one, checked as
+    :func:`create_contractor` checks it and created once however many rows name it. A refused
+    row raises :class:`BulkRowError` with its key; any failure rolls everything back.
+
+    The writes come in the order of :func:`create_contract`: contractors, contracts, then,
+    under a lock of the municipalities' policy versions (:meth:`PolicyVersions.load`), the
+    obligations computed by the same function and their first change record, then the audit
+    entries that auditlog's signals would write one by one (``sroi.audit.log_created``).
+    """
+    from sroi.audit import log_created
+
+    rows = list(rows)
+    if not rows:
+        return []
+    keys = [key for key, _fields in rows]
+    contractors = _create_new_contractors(acting_user, rows)
+    contracts = []
+    for key, fields in rows:
+        try:
+            contracts.append(prepare_contract(acting_user=acting_user, **fields))
+        except (ValidationError, PermissionDenied) as exc:
+            raise BulkRowError(key, exc) from exc
+    _check_references_unique(keys, contracts)
+    try:
+        with transaction.atomic():
+            Contract.objects.bulk_create(contracts)
+    except IntegrityError:
+        # The same contract entered at the same moment: the error full_clean() gives, now
+        # that the other one is committed.
+        for contract in contracts:
+            contract.pk = None
+            contract._state.adding = True
+        _check_references_unique(keys, contracts)
+        raise
+    # The audit entries as auditlog's signals write them on save: a contract's before it has
+    # an obligation (known to have none, so the diff does not look it up).
+    no_obligation = Contract.obligation.related
+    for contract in contracts:
+        no_obligation.set_cached_value(contract, None)
+    log_created([*contractors, *contracts])
+    obligations = _create_obligations(acting_user, keys, contracts)
+    log_created([o for o in obligations if o is not None])
+    return list(zip(contracts, obligations, strict=True))
+
+
+def _create_new_contractors(acting_user, rows: list[tuple[Hashable, dict]]) -> list[Contractor]:
+    """The unsaved contractors the rows name, each once: checked as :func:`create_contractor`
+    checks them (the KvK number's uniqueness with one query for all) and inserted."""
+    new: dict[int, tuple[Hashable, Contractor]] = {}
+    for key, fields in rows:
+        contractor = fields.get("contractor")
+        if contractor is not None and contractor.pk is None:
+            new.setdefault(id(contractor), (key, contractor))
+    if not new:
+        return []
+    first_key = next(iter(new.values()))[0]
+    if not can_in_any_municipality(acting_user, Action.CREATE_CONTRACT):
+        raise BulkRowError(first_key, PermissionDenied())
+    by_kvk: dict[str, Hashable] = {}
+    for key, contractor in new.values():
+        try:
+            contractor.full_clean(validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            raise BulkRowError(key, exc) from exc
+        if contractor.kvk_number in by_kvk:
+            error = contractor.unique_error_message(Contractor, ("kvk_number",))
+            raise BulkRowError(key, ValidationError({"kvk_number": [error]}))
+        by_kvk[contractor.kvk_number] = key
+    for kvks in lookup_chunks(sorted(by_kvk)):
+        taken = Contractor.objects.filter(kvk_number__in=kvks)
+        for kvk in taken.values_list("kvk_number", flat=True):
+            key, contractor = next(v for v in new.values() if v[1].kvk_number == kvk)
+            try:
+                contractor.validate_unique()  # the message full_clean() gives
+            except ValidationError as exc:
+                raise BulkRowError(key, exc) from exc
+    contractors = [contractor for _key, contractor in new.values()]
+    Contractor.objects.bulk_create(contractors)
+    return contractors
+
+
+def lookup_chunks(values: list) -> list[list]:
+    """``values`` cut into lists that fit the parameters of one query: all at once where the
+    database sets no low limit (PostgreSQL), otherwise (SQLite) as many as Django allows."""
+    limit = connection.features.max_query_params
+    size = max(limit - 50, 1) if limit else max(len(values), 1)
+    return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+_REFERENCE_FIELDS = ("municipality", "reference")
+
+
+def _check_references_unique(keys: list[Hashable], contracts: list[Contract]) -> None:
+    """The (municipality, reference) constraint for all contracts: within the rows, and
+    against the database with one query (per :func:`lookup_chunks`)."""
+    seen: set[tuple[int, str]] = set()
+    for key, contract in zip(keys, contracts, strict=True):
+        pair = (contract.municipality_id, contract.reference)
+        if pair in seen:
+            error = contract.unique_error_message(Contract, _REFERENCE_FIELDS)
+            raise BulkRowError(key, ValidationError({NON_FIELD_ERRORS: [error]}))
+        seen.add(pair)
+    references = sorted({reference for _muni, reference in seen})
+    municipalities = {muni for muni, _reference in seen}
+    taken: set[tuple[int, str]] = set()
+    for chunk in lookup_chunks(references):
+        taken.update(
+            Contract.objects.filter(
+                municipality_id__in=municipalities, reference__in=chunk
+            ).values_list("municipality_id", "reference")
+        )
+    for key, contract in zip(keys, contracts, strict=True):
+        if (contract.municipality_id, contract.reference) in taken:
+            try:
+                contract.validate_constraints()  # the message full_clean() gives
+            except ValidationError as exc:
+                raise BulkRowError(key, exc) from exc
+            error = contract.unique_error_message(Contract, _REFERENCE_FIELDS)
+            raise BulkRowError(key, ValidationError({NON_FIELD_ERRORS: [error]}))
+
+
+class _RulebookVersions:
+    """``placements.services.rulebook_in_force`` for many contracts: the published rulebooks
+    of some municipalities, read with one query, chosen by the same order (latest
+    ``valid_from``, then latest created)."""
+
+    def __init__(self, municipality_ids: Iterable[int]):
+        from django.db.models import F
+
+        from placements.models import Rulebook
+
+        self._by_municipality: dict[int, list] = {}
+        rulebooks = (
+            Rulebook.objects.filter(
+                municipalities__in=set(municipality_ids), status=Rulebook.Status.PUBLISHED
+            )
+            .annotate(for_municipality_id=F("municipalities"))
+            .order_by("-valid_from", "-created_at", "-pk")
+        )
+        for rulebook in rulebooks:
+            self._by_municipality.setdefault(rulebook.for_municipality_id, []).append(rulebook)
+
+    def in_force(self, *, municipality_id: int, on_date: date):
+        for rulebook in self._by_municipality.get(municipality_id, ()):
+            if rulebook.valid_from <= on_date:
+                return rulebook
+        return None
+
+
+def _create_obligations(
+    acting_user, keys: list[Hashable], contracts: list[Contract]
+) -> list[Obligation | None]:
+    """:func:`_create_obligation` for saved contracts: per contract its obligation (or
+    ``None`` below the threshold), with the policy versions locked and read once."""
+    municipality_ids = {contract.municipality_id for contract in contracts}
+    policies = PolicyVersions.load(municipality_ids, lock=True)
+    rulebooks = _RulebookVersions(municipality_ids)
+    obligations: list[Obligation | None] = []
+    for key, contract in zip(keys, contracts, strict=True):
+        where = {"municipality_id": contract.municipality_id, "on_date": contract.award_date}
+        preview = _preview_with(policies.in_force(**where), contract, None)
+        if preview.error:
+            raise BulkRowError(key, ValidationError(preview.error))
+        comp = preview.computation
+        if not comp.applies:
+            obligations.append(None)
+            continue
+        obligation = Obligation(
+            contract=contract,
+            policy=preview.policy,
+            rulebook=rulebooks.in_force(**where),
+            **_pso_certificate_fields(contract.contractor),
+            **_computed_fields(comp),
+        )
+        try:
+            # The relations were just read or written; the check constraints are covered by
+            # the field validators and the computation, and enforced by the database.
+            obligation.full_clean(
+                exclude=["contract", "policy", "rulebook"],
+                validate_unique=False,
+                validate_constraints=False,
+            )
+        except ValidationError as exc:
+            raise BulkRowError(key, exc) from exc
+        obligations.append(obligation)
+    created = [obligation for obligation in obligations if obligation is not None]
+    Obligation.objects.bulk_create(created)
+    ObligationChange.objects.bulk_create(
+        ObligationChange(
+            obligation=obligation,
+            kind=ObligationChange.Kind.CREATED,
+            new_amount=obligation.amount,
+            new_deadline=obligation.deadline,
+            reason=obligation.deviation_reason,
+            details={"explanation": list(obligation.explanation)},
+            changed_by=acting_user,
+        )
+        for obligation in created
+    )
+    return obligations
 
 
 def _deviation_of(obligation: Obligation) -> Deviation | None:

@@ -13,8 +13,6 @@ The world policy: threshold 100,000, 5%, PSO trede 2 → 20%, 90 days' grace. Th
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
@@ -22,76 +20,19 @@ from types import SimpleNamespace
 import pytest
 from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.utils import translation
 
 from contracts import policy_services, services
 from contracts.models import Contract, Obligation, ObligationChange, Settlement, SroiPolicy
 from contracts.obligation_calc import Deviation
 from sroi.models import Role
 from tests import factories as f
+from tests.concurrency import needs_postgresql, run_at_once, split, widen  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 D = Decimal
 Decision = Settlement.Decision
 AT_DEADLINE = date(2027, 5, 1)
-#: Long enough for the other threads to arrive at the lock while one holds it.
-WINDOW_SECONDS = 0.2
-#: Only a guard against a hang; never a measure of anything.
-JOIN_TIMEOUT = 120
-
-
-@pytest.fixture(autouse=True)
-def _needs_postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks")
-
-
-def run_at_once(*calls):
-    """Run each callable in its own thread, all released together, and return what each
-    returned or raised, in the order given. Every thread closes its own connection."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[object] = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=JOIN_TIMEOUT)
-            with translation.override("en"):  # the language is per thread
-                outcomes[index] = call()
-        except BaseException as exc:  # noqa: BLE001 - the outcome is asserted by the test
-            outcomes[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    return outcomes
-
-
-def split(outcomes, success_type):
-    """(successes, refusals); anything else (a deadlock, an integrity error) fails the test."""
-    unexpected = [o for o in outcomes if not isinstance(o, success_type | ValidationError)]
-    if unexpected:
-        raise AssertionError(f"unexpected outcome: {unexpected[0]!r}") from unexpected[0]
-    successes = [o for o in outcomes if isinstance(o, success_type)]
-    refusals = [o for o in outcomes if isinstance(o, ValidationError)]
-    return successes, refusals
-
-
-def widen(monkeypatch, module, name):
-    """Sleep inside ``module.name`` (called between a service's check and its write)."""
-    original = getattr(module, name)
-
-    def slow(*args, **kwargs):
-        time.sleep(WINDOW_SECONDS)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, slow)
 
 
 def contract_fields(world, **overrides) -> dict:

@@ -342,7 +342,7 @@ def test_a_failure_while_writing_is_shown_not_a_500(client, world, base_row, mon
     def broken(**kwargs):
         raise ValidationError("Kapot.")
 
-    monkeypatch.setattr(services, "create_contract", broken)
+    monkeypatch.setattr(services, "prepare_contract", broken)
     response = client.post(reverse("contracts:import_confirm", args=[token]), {"sha256": sha})
     assert response.status_code == 200
     assert "The import failed; nothing was imported." in response.text

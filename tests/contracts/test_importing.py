@@ -286,7 +286,7 @@ def test_a_failure_while_writing_rolls_everything_back(world, base_row, monkeypa
         make_row(base_row, reference="B-2"),
         make_row(base_row, reference="B-3"),
     ]
-    real = services.create_contract
+    real = services.prepare_contract  # the per-row step of services.create_contracts
     calls = []
 
     def failing(**kwargs):
@@ -295,7 +295,7 @@ def test_a_failure_while_writing_rolls_everything_back(world, base_row, monkeypa
             raise ValidationError({"title": ["Kapot."]})
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "create_contract", failing)
+    monkeypatch.setattr(services, "prepare_contract", failing)
     before = counts()
     with pytest.raises(importing.ImportFailed) as exc:
         importing.import_workbook(acting_user=world.officer_noordwijk, data=xlsx(rows))

@@ -13,7 +13,6 @@ and shows that the same checks then fail: the race is real, not hypothetical.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
@@ -22,8 +21,6 @@ import pytest
 from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
-from django.utils import translation
 
 from contracts.models import Obligation, Settlement
 from contracts.services import realised_amount, settle_obligation
@@ -41,6 +38,7 @@ from placements.services import (
 )
 from sroi.models import Role
 from tests import factories as f
+from tests.concurrency import JOIN_TIMEOUT, needs_postgresql, run_at_once, split, widen  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,51 +56,6 @@ MINIMAL_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
     b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 )
-#: Long enough for the other threads to arrive at the lock while one holds it.
-WINDOW_SECONDS = 0.2
-#: Only a guard against a hang; never a measure of anything.
-JOIN_TIMEOUT = 120
-
-
-@pytest.fixture(autouse=True)
-def _needs_postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks")
-
-
-def run_at_once(*calls):
-    """Run each callable in its own thread, all released together, and return what each
-    returned or raised, in the order given. Every thread closes its own connection."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[object] = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=JOIN_TIMEOUT)
-            with translation.override("en"):  # the language is per thread
-                outcomes[index] = call()
-        except BaseException as exc:  # noqa: BLE001 - the outcome is asserted by the test
-            outcomes[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    return outcomes
-
-
-def split(outcomes, success_type):
-    """(successes, refusals); anything else (a deadlock, an integrity error) fails the test."""
-    unexpected = [o for o in outcomes if not isinstance(o, success_type | ValidationError)]
-    if unexpected:
-        raise AssertionError(f"unexpected outcome: {unexpected[0]!r}") from unexpected[0]
-    successes = [o for o in outcomes if isinstance(o, success_type)]
-    refusals = [o for o in outcomes if isinstance(o, ValidationError)]
-    return successes, refusals
 
 
 def codes(refusals) -> set:
@@ -115,22 +68,6 @@ def codes(refusals) -> set:
             errors = refusal.error_list
         found |= {error.code for error in errors}
     return found
-
-
-def widen(monkeypatch, module, name, *, after=False):
-    """Sleep inside ``module.name`` (called between a service's check and its write), before
-    the call or, with ``after``, after it (to hold the lock the call took a little longer)."""
-    original = getattr(module, name)
-
-    def slow(*args, **kwargs):
-        if not after:
-            time.sleep(WINDOW_SECONDS)
-        result = original(*args, **kwargs)
-        if after:
-            time.sleep(WINDOW_SECONDS)
-        return result
-
-    monkeypatch.setattr(module, name, slow)
 
 
 def status_changes(obj, to_status: str) -> int:
