@@ -566,34 +566,6 @@ def _check_references_unique(keys: list[Hashable], contracts: list[Contract]) ->
             raise BulkRowError(key, ValidationError({NON_FIELD_ERRORS: [error]}))
 
 
-class _RulebookVersions:
-    """``placements.services.rulebook_in_force`` for many contracts: the published rulebooks
-    of some municipalities, read with one query, chosen by the same order (latest
-    ``valid_from``, then latest created)."""
-
-    def __init__(self, municipality_ids: Iterable[int]):
-        from django.db.models import F
-
-        from placements.models import Rulebook
-
-        self._by_municipality: dict[int, list] = {}
-        rulebooks = (
-            Rulebook.objects.filter(
-                municipalities__in=set(municipality_ids), status=Rulebook.Status.PUBLISHED
-            )
-            .annotate(for_municipality_id=F("municipalities"))
-            .order_by("-valid_from", "-created_at", "-pk")
-        )
-        for rulebook in rulebooks:
-            self._by_municipality.setdefault(rulebook.for_municipality_id, []).append(rulebook)
-
-    def in_force(self, *, municipality_id: int, on_date: date):
-        for rulebook in self._by_municipality.get(municipality_id, ()):
-            if rulebook.valid_from <= on_date:
-                return rulebook
-        return None
-
-
 def _create_obligations(
     acting_user, keys: list[Hashable], contracts: list[Contract]
 ) -> list[Obligation | None]:
@@ -601,7 +573,9 @@ def _create_obligations(
     ``None`` below the threshold), with the policy versions locked and read once."""
     municipality_ids = {contract.municipality_id for contract in contracts}
     policies = PolicyVersions.load(municipality_ids, lock=True)
-    rulebooks = _RulebookVersions(municipality_ids)
+    from placements.services import RulebookVersions
+
+    rulebooks = RulebookVersions(municipality_ids)
     obligations: list[Obligation | None] = []
     for key, contract in zip(keys, contracts, strict=True):
         where = {"municipality_id": contract.municipality_id, "on_date": contract.award_date}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -34,6 +35,7 @@ from django.core.exceptions import (
 )
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -88,6 +90,11 @@ def _require(allowed: bool) -> None:
 # --- Rulebook in force -----------------------------------------------------------------------
 
 
+#: Which published rulebook wins when several apply: the latest ``valid_from``, then the
+#: latest created.
+RULEBOOK_PRECEDENCE = ("-valid_from", "-created_at", "-pk")
+
+
 def rulebook_in_force(*, municipality_id: int, on_date: date) -> Rulebook | None:
     """The published rulebook that applies to ``municipality`` on ``on_date``: the latest
     ``valid_from`` on or before that date. Frozen on the obligation at award."""
@@ -97,9 +104,32 @@ def rulebook_in_force(*, municipality_id: int, on_date: date) -> Rulebook | None
             status=Rulebook.Status.PUBLISHED,
             valid_from__lte=on_date,
         )
-        .order_by("-valid_from", "-created_at", "-pk")
+        .order_by(*RULEBOOK_PRECEDENCE)
         .first()
     )
+
+
+class RulebookVersions:
+    """:func:`rulebook_in_force` for many contracts at once: the published rulebooks of some
+    municipalities, read with one query, chosen by the same precedence."""
+
+    def __init__(self, municipality_ids: Iterable[int]):
+        self._by_municipality: dict[int, list[Rulebook]] = {}
+        rulebooks = (
+            Rulebook.objects.filter(
+                municipalities__in=set(municipality_ids), status=Rulebook.Status.PUBLISHED
+            )
+            .annotate(for_municipality_id=F("municipalities"))
+            .order_by(*RULEBOOK_PRECEDENCE)
+        )
+        for rulebook in rulebooks:
+            self._by_municipality.setdefault(rulebook.for_municipality_id, []).append(rulebook)
+
+    def in_force(self, *, municipality_id: int, on_date: date) -> Rulebook | None:
+        for rulebook in self._by_municipality.get(municipality_id, ()):
+            if rulebook.valid_from <= on_date:
+                return rulebook
+        return None
 
 
 # --- Candidates ------------------------------------------------------------------------------
