@@ -41,18 +41,43 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import DatabaseError, IntegrityError
 from django.utils.translation import gettext as _
-from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
-from sroi import uploads
+from sroi import spreadsheets, uploads
 from sroi.models import Organisation, Role, User
 from sroi.permissions import Action, can_in_municipality, get_scope
+
+# Some of these are not used here: re-exported for the bulk reporting, the views and the tests.
+from sroi.spreadsheets import (  # noqa: F401
+    CENT,
+    EARLIEST_DATE,
+    EMPTY_TAIL_ROWS,
+    LATEST_DATE,
+    MAX_AMOUNT,
+    MAX_ROWS,
+    CellError,
+    CellValueError,
+    Column,
+    FileError,
+    RowStatus,
+    Sheet,
+    clean_text,
+    clean_text_or_raw,
+    display_value,
+    header_key,
+    is_blank,
+    parse_amount,
+    parse_date,
+    parse_text,
+    safe_str,
+)
+from sroi.spreadsheets import number_text as _number_text
 
 from . import services
 from .models import Contract, Contractor
@@ -60,21 +85,17 @@ from .models import Contract, Contractor
 logger = logging.getLogger(__name__)
 
 # --- Limits ----------------------------------------------------------------------------------
+# MAX_ROWS, EMPTY_TAIL_ROWS, MAX_AMOUNT, EARLIEST_DATE, LATEST_DATE and CENT are those of
+# :mod:`sroi.spreadsheets`.
 
 MAX_UPLOAD_BYTES = uploads.spreadsheet_max_bytes()  # SPREADSHEET_MAX_BYTES, 5 MB by default
-MAX_ROWS = 5000
 # An .xlsx is a zip: refuse archives that would unpack to far more than a 5,000-row sheet needs
 # (a "zip bomb") before openpyxl reads anything.
 MAX_UNCOMPRESSED_BYTES = 80 * 1024 * 1024
 MAX_ZIP_ENTRIES = 1000
-# Empty (formatted) rows below the limit are skipped; reading stops this many rows after it.
-EMPTY_TAIL_ROWS = 1000
-MAX_AMOUNT = Decimal("1000000000000")  # exclusive: the model stores 12 digits before the comma
 MAX_DESCRIPTION = 10_000
-EARLIEST_DATE = date(2000, 1, 1)
-LATEST_DATE = date(2100, 12, 31)
-CENT = Decimal("0.01")
 PENDING_MAX_AGE_SECONDS = 24 * 60 * 60
+
 
 SHEET_NAME = "Opdrachten"
 HELP_SHEET_NAME = "Toelichting"
@@ -82,16 +103,6 @@ XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml
 
 
 # --- Columns ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    title: str  # the Dutch column title: the file format, the same in every UI language
-    required: bool  # the header must be present and every row must have a value
-    aliases: tuple[str, ...] = ()
-    width: int = 18
-
 
 COLUMNS: tuple[Column, ...] = (
     Column("municipality", "Gemeente", True, ("municipality", "opdrachtgever"), 16),
@@ -157,43 +168,11 @@ KIND_WORDS = {
 KIND_BY_WORD = {word: kind for kind, words in KIND_WORDS.items() for word in words}
 
 
-def header_key(text: str) -> str:
-    """``"Soort (werken/leveringen/diensten)"`` → ``"soort"``: case, spaces, punctuation and
-    a parenthesised remark do not matter when matching a column title."""
-    text = re.sub(r"\(.*?\)", "", text)
-    return re.sub(r"[\W_]+", "", text.casefold())
-
-
-HEADER_KEYS: dict[str, str] = {}
-for _column in COLUMNS:
-    for _name in (_column.title, *_column.aliases):
-        HEADER_KEYS[header_key(_name)] = _column.key
-
-
 # --- Results ---------------------------------------------------------------------------------
 
 
-class RowStatus:
-    NEW = "new"
-    SKIP = "skip"  # already imported with identical data
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class CellError:
-    column: str  # Dutch column title ("" for the row as a whole)
-    letter: str  # the column letter in the uploaded sheet ("" when unknown)
-    message: str
-    value: str = ""  # what the cell held, cleaned and shortened, to show next to the message
-
-
 @dataclass
-class RowResult:
-    number: int  # the row number as the user sees it in the spreadsheet
-    values: dict[str, object] = field(default_factory=dict)  # parsed values per column key
-    display: dict[str, str] = field(default_factory=dict)  # cleaned text per column key
-    errors: list[CellError] = field(default_factory=list)
-    status: str = RowStatus.NEW
+class RowResult(spreadsheets.SheetRow):
     municipality: Organisation | None = None
     contractor: Contractor | None = None
     contractor_is_new: bool = False
@@ -201,10 +180,6 @@ class RowResult:
     contract: Contract | None = None  # unsaved; for the preview
     obligation: services.ObligationPreview | None = None
     existing: Contract | None = None  # for skipped rows
-
-    @property
-    def has_errors(self) -> bool:
-        return bool(self.errors)
 
     @property
     def shown(self) -> Contract | None:
@@ -218,33 +193,8 @@ class RowResult:
 
 
 @dataclass
-class ImportReport:
-    sha256: str = ""
-    sheet_title: str = ""
-    file_errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+class ImportReport(spreadsheets.SheetReport):
     rows: list[RowResult] = field(default_factory=list)
-    column_letters: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def error_rows(self) -> list[RowResult]:
-        return [r for r in self.rows if r.errors]
-
-    @property
-    def ok_rows(self) -> list[RowResult]:
-        return [r for r in self.rows if not r.errors]
-
-    @property
-    def new_rows(self) -> list[RowResult]:
-        return [r for r in self.rows if r.status == RowStatus.NEW and not r.errors]
-
-    @property
-    def skipped_rows(self) -> list[RowResult]:
-        return [r for r in self.rows if r.status == RowStatus.SKIP]
-
-    @property
-    def error_count(self) -> int:
-        return sum(len(r.errors) for r in self.rows)
 
     @property
     def new_contractor_count(self) -> int:
@@ -257,15 +207,6 @@ class ImportReport:
     @property
     def obligation_total(self) -> Decimal:
         return sum((r.obligation_amount for r in self.obligation_rows), Decimal("0.00"))
-
-    @property
-    def is_valid(self) -> bool:
-        """Readable, with at least one row, and no row has an error."""
-        return not self.file_errors and bool(self.rows) and not self.error_rows
-
-    @property
-    def can_import(self) -> bool:
-        return self.is_valid and bool(self.new_rows)
 
 
 @dataclass(frozen=True)
@@ -295,219 +236,7 @@ class ImportFailed(Exception):
         self.row = row
 
 
-# --- Text cleaning ---------------------------------------------------------------------------
-
-# Invisible characters that creep in through copy and paste: removed.
-_STRIP_CHARS = dict.fromkeys(
-    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\u180e"), None
-)
-# Bidirectional embeddings, overrides and isolates can make text read differently from what
-# is stored ("Trojan source"): refused like control characters.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-
-
-class CellValueError(ValueError):
-    pass
-
-
-def clean_text(value: str, *, multiline: bool = False) -> str:
-    """NFC-normalise, drop zero-width characters, normalise whitespace, refuse control
-    characters. ``multiline`` keeps line breaks (for the description)."""
-    # Excel writes characters that XML cannot hold as _xHHHH_; openpyxl leaves them escaped.
-    value = _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
-    value = unicodedata.normalize("NFC", value).translate(_STRIP_CHARS)
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    for char in value:
-        if char in "\n\t":
-            continue
-        category = unicodedata.category(char)
-        if category == "Cc" or char in _BIDI_CONTROLS:
-            raise CellValueError(
-                _("Contains an invisible control character (U+%(code)04X); retype the value.")
-                % {"code": ord(char)}
-            )
-        if category == "Cs":
-            # A lone surrogate (from an _xD800_ escape) is not text: no database stores it.
-            raise CellValueError(
-                _("Contains an invalid character (U+%(code)04X); retype the value.")
-                % {"code": ord(char)}
-            )
-    if multiline:
-        lines = [re.sub(r"[^\S\n]+", " ", line).strip() for line in value.split("\n")]
-        return "\n".join(lines).strip()
-    return re.sub(r"\s+", " ", value).strip()
-
-
-# --- Cell parsers ----------------------------------------------------------------------------
-
-
-def is_blank(value) -> bool:
-    return value is None or (isinstance(value, str) and clean_text_or_raw(value) == "")
-
-
-def clean_text_or_raw(value: str) -> str:
-    try:
-        return clean_text(value)
-    except CellValueError:
-        return value
-
-
-def _number_text(value) -> str:
-    """A number typed in a text column (a reference such as 2026001)."""
-    if isinstance(value, bool):
-        raise CellValueError(_("Expected text, found TRUE/FALSE."))
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise CellValueError(_("Not a valid value."))
-        if value.is_integer():
-            return str(int(value))
-        return repr(value)
-    return str(value)
-
-
-def parse_text(value, *, max_length: int, multiline: bool = False) -> str:
-    if isinstance(value, datetime | date):
-        raise CellValueError(_("Expected text, found a date."))
-    if not isinstance(value, str):
-        value = _number_text(value)
-    text = clean_text(value, multiline=multiline)
-    if len(text) > max_length:
-        raise CellValueError(
-            _("Too long: at most %(max)s characters (now %(n)s).")
-            % {"max": max_length, "n": len(text)}
-        )
-    return text
-
-
-_AMOUNT_CHARS = re.compile(r"^[0-9.,]+$")
-
-
-def parse_amount(value) -> Decimal:
-    """A non-negative amount with at most 2 decimals, below 10^12: a number, or text in Dutch
-    (``1.234.567,89``) or English (``1,234,567.89``) notation, with or without ``€``."""
-    if isinstance(value, bool) or isinstance(value, datetime | date):
-        raise CellValueError(_("Not an amount."))
-    if isinstance(value, int):
-        amount = Decimal(value)
-    elif isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise CellValueError(_("Not an amount."))
-        amount = Decimal(repr(value))
-    elif isinstance(value, str):
-        amount = _parse_amount_text(clean_text(value))
-    else:
-        raise CellValueError(_("Not an amount."))
-    if not amount.is_finite():
-        raise CellValueError(_("Not an amount."))
-    if amount < 0:
-        raise CellValueError(_("An amount cannot be negative."))
-    if amount >= MAX_AMOUNT:
-        raise CellValueError(_("Too large: at most 999.999.999.999,99."))
-    if amount != amount.quantize(CENT):
-        raise CellValueError(_("More than 2 decimals; round to cents."))
-    return amount.quantize(CENT)
-
-
-def _parse_amount_text(text: str) -> Decimal:
-    invalid = CellValueError(
-        _("Not a valid amount: write it like 1234567,89 or 1.234.567,89 (without € sign).")
-    )
-    text = re.sub(r"\s+", "", text)
-    text = re.sub(r"^(€|eur|euro)", "", text, flags=re.IGNORECASE)
-    text = re.sub(r"(€|eur|euro)$", "", text, flags=re.IGNORECASE)
-    negative = text[:1] in ("-", "\u2212")
-    if negative:
-        text = text[1:]
-    if text.endswith((",-", ".-")):  # "1.250,-"
-        text = text[:-2]
-    if not text or not _AMOUNT_CHARS.match(text) or not text[0].isdigit():
-        raise invalid
-    seps = [c for c in text if c in ".,"]
-    if not seps:
-        whole, decimals = text, ""
-    else:
-        last = max(text.rfind("."), text.rfind(","))
-        last_sep = text[last]
-        tail = text[last + 1 :]
-        if len(set(seps)) == 2:
-            # Both used: the last one separates the decimals, the other groups thousands.
-            whole, decimals = text[:last], tail
-            group = "," if last_sep == "." else "."
-            if last_sep in whole:
-                raise invalid
-            whole = _ungroup(whole, group, invalid)
-        elif len(seps) > 1:
-            # One separator, several times: thousands groups ("1.234.567").
-            whole, decimals = _ungroup(text, last_sep, invalid), ""
-        elif len(tail) == 3:
-            # "1.234" or "1,234": amounts have at most 2 decimals, so 3 digits after a single
-            # separator always group thousands.
-            whole, decimals = text.replace(last_sep, ""), ""
-        else:
-            whole, decimals = text[:last], tail
-    if not whole or not whole.isdigit() or (decimals and not decimals.isdigit()):
-        raise invalid
-    try:
-        amount = Decimal(f"{whole}.{decimals}" if decimals else whole)
-    except InvalidOperation as exc:
-        raise invalid from exc
-    return -amount if negative else amount
-
-
-def _ungroup(text: str, sep: str, invalid: Exception) -> str:
-    parts = text.split(sep)
-    if not (1 <= len(parts[0]) <= 3) or any(len(p) != 3 for p in parts[1:]):
-        raise invalid
-    return "".join(parts)
-
-
-_DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
-_YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]00:00(?::00(?:\.0+)?)?)?$")
-
-
-def parse_date(value, *, epoch=None) -> date:
-    """A real Excel date, or text DD-MM-YYYY (also with / or .) or YYYY-MM-DD."""
-    invalid = CellValueError(_("Not a valid date: use DD-MM-YYYY, for example 26-11-2026."))
-    if isinstance(value, datetime):
-        day = value.date()
-    elif isinstance(value, date):
-        day = value
-    elif isinstance(value, bool):
-        raise invalid
-    elif isinstance(value, int | float):
-        # A date serial that lost its date format (e.g. pasted from CSV).
-        from openpyxl.utils.datetime import CALENDAR_WINDOWS_1900, from_excel
-
-        if isinstance(value, float) and not value.is_integer():
-            raise invalid
-        try:
-            day = from_excel(int(value), epoch or CALENDAR_WINDOWS_1900)
-        except (OverflowError, ValueError, TypeError) as exc:
-            raise invalid from exc
-        day = day.date() if isinstance(day, datetime) else day
-        if not isinstance(day, date):
-            raise invalid
-    elif isinstance(value, str):
-        text = clean_text(value)
-        if m := _DMY.match(text):
-            d, mth, y = (int(g) for g in m.groups())
-        elif m := _YMD.match(text):
-            y, mth, d = (int(g) for g in m.groups())
-        else:
-            raise invalid
-        try:
-            day = date(y, mth, d)
-        except ValueError as exc:
-            raise CellValueError(_("This date does not exist.")) from exc
-    else:
-        raise invalid
-    if not (EARLIEST_DATE <= day <= LATEST_DATE):
-        raise CellValueError(
-            _("The date lies outside %(start)s – %(end)s.")
-            % {"start": f"{EARLIEST_DATE:%d-%m-%Y}", "end": f"{LATEST_DATE:%d-%m-%Y}"}
-        )
-    return day
+# --- Cell parsers (the generic ones are in :mod:`sroi.spreadsheets`) -------------------------
 
 
 _KVK = re.compile(r"^[0-9]{8}$", re.ASCII)
@@ -554,19 +283,6 @@ def parse_email(value) -> str:
 
 
 # --- Reading the workbook --------------------------------------------------------------------
-
-
-@dataclass
-class Sheet:
-    title: str
-    header: dict[str, int]  # column key -> 0-based index
-    letters: dict[str, str]
-    rows: list[tuple[int, list]]  # (row number, cells by index)
-    epoch: object = None
-
-
-class FileError(Exception):
-    pass
 
 
 def check_container(data: bytes) -> None:
@@ -620,161 +336,47 @@ def check_container(data: bytes) -> None:
         raise FileError(problem)
 
 
-def _pick_sheet(workbook):
-    sheets = list(workbook.worksheets)
-    if not sheets:
-        raise FileError(_("The workbook contains no sheets."))
-    for sheet in sheets:
-        if sheet.title.strip().casefold() == SHEET_NAME.casefold():
-            return sheet
-    return sheets[0]
+def _too_many_declared(title: str, declared: int, max_rows: int) -> FileError | None:
+    """The sheet says it has more rows than can be imported: refused before reading them."""
+    if declared <= max_rows + 1:
+        return None
+    return FileError(
+        _(
+            "The sheet “%(sheet)s” has %(rows)s rows; at most %(max)s contracts can be "
+            "imported at once. Split the file into smaller files (and delete any empty "
+            "formatted rows at the bottom)."
+        )
+        % {"sheet": title, "rows": f"{declared - 1:,}".replace(",", "."), "max": "5.000"}
+    )
 
 
-def _expected_headers() -> str:
-    return ", ".join(c.title for c in COLUMNS)
+def _too_many_rows(title: str) -> FileError:
+    return FileError(
+        _(
+            "The sheet “%(sheet)s” has more than %(max)s rows below the column "
+            "titles; at most %(max)s contracts can be imported at once. Split the "
+            "file into smaller files."
+        )
+        % {"sheet": title, "max": "5.000"}
+    )
 
 
-def _required_headers() -> str:
-    return ", ".join(c.title for c in COLUMNS if c.required)
+def _no_rows(title: str) -> FileError:
+    return FileError(
+        _(
+            "The sheet “%(sheet)s” has column titles but no contracts below them. "
+            "Fill in one contract per row."
+        )
+        % {"sheet": title}
+    )
 
 
 def _read_sheet(data: bytes, warnings: list[str]) -> Sheet:
-    from openpyxl import load_workbook
-    from openpyxl.utils import get_column_letter
-
-    try:
-        workbook = load_workbook(
-            io.BytesIO(data), read_only=True, data_only=False, keep_links=False
-        )
-    except FileError:
-        raise
-    except Exception as exc:  # openpyxl raises many kinds of errors on damaged files
-        logger.info("Contract import: unreadable workbook (%s)", type(exc).__name__)
-        raise FileError(
-            _("The file is damaged and cannot be read as an Excel workbook (.xlsx).")
-        ) from exc
-    try:
-        sheet = _pick_sheet(workbook)
-        title = sheet.title
-        declared = getattr(sheet, "max_row", None)
-        if isinstance(declared, int) and declared > MAX_ROWS + 1:
-            raise FileError(
-                _(
-                    "The sheet “%(sheet)s” has %(rows)s rows; at most %(max)s contracts can be "
-                    "imported at once. Split the file into smaller files (and delete any empty "
-                    "formatted rows at the bottom)."
-                )
-                % {"sheet": title, "rows": f"{declared - 1:,}".replace(",", "."), "max": "5.000"}
-            )
-        # The declared size may be wrong (files not written by Excel): read what is there.
-        sheet.reset_dimensions()
-        rows = sheet.iter_rows(min_row=1, max_row=1)
-        header_cells = next(rows, None)
-        rows.close()
-        if header_cells is None or all(is_blank(c.value) for c in header_cells):
-            raise FileError(
-                _(
-                    "The sheet “%(sheet)s” is empty or its first row is empty. The first row "
-                    "must hold the column titles: %(headers)s."
-                )
-                % {"sheet": title, "headers": _expected_headers()}
-            )
-        header, letters = _map_header(header_cells, warnings, get_column_letter)
-        width = max(header.values()) + 1
-        body: list[tuple[int, list]] = []
-        number = 1
-        for cells in sheet.iter_rows(min_row=2, max_col=width):
-            number += 1
-            cells = list(cells)
-            if all(is_blank(getattr(c, "value", None)) for c in cells):
-                if number > MAX_ROWS + 1 + EMPTY_TAIL_ROWS:
-                    break
-                continue
-            if number > MAX_ROWS + 1:
-                raise FileError(
-                    _(
-                        "The sheet “%(sheet)s” has more than %(max)s rows below the column "
-                        "titles; at most %(max)s contracts can be imported at once. Split the "
-                        "file into smaller files."
-                    )
-                    % {"sheet": title, "max": "5.000"}
-                )
-            body.append((number, cells))
-        if not body:
-            raise FileError(
-                _(
-                    "The sheet “%(sheet)s” has column titles but no contracts below them. "
-                    "Fill in one contract per row."
-                )
-                % {"sheet": title}
-            )
-        return Sheet(title=title, header=header, letters=letters, rows=body, epoch=workbook.epoch)
-    except FileError:
-        raise
-    except Exception as exc:
-        logger.info("Contract import: unreadable sheet (%s)", type(exc).__name__)
-        raise FileError(
-            _("The file is damaged and cannot be read as an Excel workbook (.xlsx).")
-        ) from exc
-    finally:
-        workbook.close()
-
-
-def _map_header(cells, warnings: list[str], get_column_letter) -> tuple[dict, dict]:
-    header: dict[str, int] = {}
-    letters: dict[str, str] = {}
-    unknown: list[str] = []
-    duplicates: list[str] = []
-    for index, cell in enumerate(cells):
-        value = cell.value
-        if is_blank(value):
-            continue
-        if getattr(cell, "data_type", None) == "f":
-            raise FileError(_("The column titles in the first row must be text, not formulas."))
-        text = clean_text_or_raw(value if isinstance(value, str) else safe_str(value))
-        key = HEADER_KEYS.get(header_key(text))
-        if key is None:
-            unknown.append(text[:60])
-            continue
-        if key in header:
-            duplicates.append(COLUMN_BY_KEY[key].title)
-            continue
-        header[key] = index
-        letters[key] = get_column_letter(index + 1)
-    if duplicates:
-        raise FileError(
-            _("These columns appear more than once: %(columns)s. Keep each column once.")
-            % {"columns": ", ".join(duplicates)}
-        )
-    missing = [c.title for c in COLUMNS if c.required and c.key not in header]
-    if missing:
-        raise FileError(
-            _(
-                "Required columns are missing: %(missing)s. The first row must hold the column "
-                "titles of the template: %(expected)s (required: %(required)s)."
-            )
-            % {
-                "missing": ", ".join(missing),
-                "expected": _expected_headers(),
-                "required": _required_headers(),
-            }
-        )
-    if unknown:
-        warnings.append(
-            _("These columns are not recognised and were ignored: %(columns)s.")
-            % {"columns": ", ".join(unknown)}
-        )
-    return header, letters
-
-
-def safe_str(value) -> str:
-    try:
-        return _number_text(value) if not isinstance(value, datetime | date) else str(value)
-    except CellValueError:
-        return str(value)
+    return spreadsheets.read_sheet(data, warnings, FORMAT, max_rows=MAX_ROWS)
 
 
 # --- Validation ------------------------------------------------------------------------------
+
 
 _PARSERS = {
     "municipality": lambda v, e: parse_text(v, max_length=200),
@@ -792,67 +394,30 @@ _PARSERS = {
     "officer_email": lambda v, e: parse_email(v),
 }
 
-
-def display_value(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return f"{value:%d-%m-%Y}"
-    if isinstance(value, date):
-        return f"{value:%d-%m-%Y}"
-    if isinstance(value, str):
-        text = clean_text_or_raw(value)
-        # Never echo control characters back into the page.
-        text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
-        return text[:120]
-    return safe_str(value)[:120]
+FORMAT = spreadsheets.SheetFormat(
+    columns=COLUMNS,
+    sheet_name=SHEET_NAME,
+    parsers=_PARSERS,
+    logger=logger,
+    log_label="Contract import",
+    too_many_rows=_too_many_rows,
+    no_rows=_no_rows,
+    too_many_declared=_too_many_declared,
+    list_required=True,
+)
+HEADER_KEYS = FORMAT.header_keys  # normalised column title or alias -> column key
 
 
 def _parse_row(sheet: Sheet, number: int, cells: list) -> RowResult:
-    row = RowResult(number=number)
-    for column in COLUMNS:
-        index = sheet.header.get(column.key)
-        if index is None:
-            continue
-        cell = cells[index] if index < len(cells) else None
-        value = getattr(cell, "value", None)
-        data_type = getattr(cell, "data_type", None)
-        if data_type == "f" or isinstance(value, ArrayFormula | DataTableFormula):
-            row.display[column.key] = display_value(str(value))
-            _add(row, sheet, column.key, _("Cell contains a formula; paste values only."))
-            continue
-        row.display[column.key] = display_value(value)
-        if data_type == "e":
-            _add(row, sheet, column.key, _("Cell contains an Excel error (%(v)s).") % {"v": value})
-            continue
-        if is_blank(value):
-            continue
-        try:
-            row.values[column.key] = _PARSERS[column.key](value, sheet.epoch)
-        except CellValueError as exc:
-            _add(row, sheet, column.key, str(exc))
-    for column in COLUMNS:
-        if column.required and column.key not in row.values and not _has_error(row, column.key):
-            _add(row, sheet, column.key, _("Required: fill in a value."))
-    return row
+    return spreadsheets.parse_row(RowResult(number=number), sheet, cells, FORMAT)
 
 
 def _add(row: RowResult, sheet: Sheet | None, key: str, message: str) -> None:
-    column = COLUMN_BY_KEY.get(key)
-    row.errors.append(
-        CellError(
-            column=column.title if column else "",
-            letter=(sheet.letters.get(key, "") if sheet else ""),
-            message=message,
-            value=row.display.get(key, ""),
-        )
-    )
-    row.status = RowStatus.ERROR
+    spreadsheets.add_error(row, sheet, FORMAT, key, message)
 
 
 def _has_error(row: RowResult, key: str) -> bool:
-    column = COLUMN_BY_KEY.get(key)
-    return any(e.column == column.title for e in row.errors) if column else False
+    return spreadsheets.has_error(row, FORMAT, key)
 
 
 def municipality_key(name: str) -> str:
@@ -863,19 +428,12 @@ def municipality_key(name: str) -> str:
 def validate_workbook(*, acting_user, data: bytes) -> ImportReport:
     """Read and validate an uploaded .xlsx completely; writes nothing."""
     report = ImportReport(sha256=hashlib.sha256(data or b"").hexdigest())
-    try:
-        check_container(data)
-        sheet = _read_sheet(data, report.warnings)
-    except FileError as exc:
-        report.file_errors.append(str(exc))
+    sheet = spreadsheets.read_into(report, data, check=check_container, read=_read_sheet)
+    if sheet is None:
         return report
-    report.sheet_title = sheet.title
-    report.column_letters = dict(sheet.letters)
     report.rows = [_parse_row(sheet, number, cells) for number, cells in sheet.rows]
     _validate_against_database(report.rows, sheet, acting_user)
-    order = {c.title: i for i, c in enumerate(COLUMNS)}
-    for row in report.rows:
-        row.errors.sort(key=lambda e: order.get(e.column, -1))
+    spreadsheets.sort_errors(report.rows, FORMAT, unknown_position=-1)
     return report
 
 
@@ -1250,8 +808,6 @@ def purge_stale_uploads(max_age_seconds: int = PENDING_MAX_AGE_SECONDS) -> int:
 def build_template(*, acting_user) -> bytes:
     """The .xlsx template: ``Opdrachten`` (column titles, lists, formats) and ``Toelichting``."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
     municipalities = [
@@ -1264,35 +820,22 @@ def build_template(*, acting_user) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = SHEET_NAME
-    bold = Font(bold=True, color="FFFFFF")
-    fill = PatternFill("solid", fgColor="1F4E79")
-    last = MAX_ROWS + 1
-    letter = {c.key: get_column_letter(i + 1) for i, c in enumerate(COLUMNS)}
-    for index, column in enumerate(COLUMNS, start=1):
-        cell = sheet.cell(row=1, column=index, value=column.title)
-        cell.font = bold
-        cell.fill = fill
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-        dim = sheet.column_dimensions[get_column_letter(index)]
-        dim.width = column.width
-        if column.key in ("value", "labour_cost"):
-            dim.number_format = "#,##0.00"
-        elif column.key in ("award_date", "start_date", "end_date"):
-            dim.number_format = "DD-MM-YYYY"
-        elif column.key in ("kvk", "reference"):
-            dim.number_format = "@"
-    sheet.row_dimensions[1].height = 30
-    sheet.freeze_panes = "A2"
+    spreadsheets.write_header(
+        sheet,
+        FORMAT,
+        {
+            "value": spreadsheets.AMOUNT_FORMAT,
+            "labour_cost": spreadsheets.AMOUNT_FORMAT,
+            "award_date": spreadsheets.DATE_FORMAT,
+            "start_date": spreadsheets.DATE_FORMAT,
+            "end_date": spreadsheets.DATE_FORMAT,
+            "kvk": spreadsheets.TEXT_FORMAT,
+            "reference": spreadsheets.TEXT_FORMAT,
+        },
+    )
 
     def validation(key: str, dv: DataValidation, prompt: str) -> None:
-        dv.promptTitle = COLUMN_BY_KEY[key].title[:32]
-        dv.prompt = prompt[:255]
-        dv.showInputMessage = True
-        dv.showErrorMessage = True
-        dv.errorTitle = COLUMN_BY_KEY[key].title[:32]
-        dv.error = prompt[:255]
-        dv.add(f"{letter[key]}2:{letter[key]}{last}")
-        sheet.add_data_validation(dv)
+        spreadsheets.add_validation(sheet, FORMAT, key, dv, prompt, max_rows=MAX_ROWS)
 
     listed = ",".join(municipalities)
     if municipalities and len(listed) <= 250 and '"' not in listed:

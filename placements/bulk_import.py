@@ -1,8 +1,9 @@
 """Bulk reporting of contributions by spreadsheet (.xlsx), for contractors with many placements.
 
-The flow is that of the contract import (:mod:`contracts.importing`), whose generic helpers
-(reading cells, dates, amounts, cleaning unicode, refusing garbage files, the size and row
-limits, keeping the upload between preview and confirmation) are imported, not copied:
+The flow is that of the contract import (:mod:`contracts.importing`). The spreadsheet reading
+both share (header mapping, rows, the row limit, cell parsers for text, dates and amounts,
+cleaning unicode) is :mod:`sroi.spreadsheets`; refusing garbage files and keeping the upload
+between preview and confirmation are the contract import's, imported, not copied:
 
 1. :func:`build_template` makes the template: a sheet ``Bijdragen`` with the Dutch column
    titles of :data:`COLUMNS` and a sheet ``Toelichting`` with instructions and the
@@ -55,35 +56,34 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
 from contracts import importing
 from contracts.importing import (
-    EMPTY_TAIL_ROWS,
-    MAX_ROWS,
     MAX_UPLOAD_BYTES,
     XLSX_CONTENT_TYPE,
-    CellError,
+    ImportFailed,
+    ImportRejected,
+    check_container,
+    municipality_key,
+)
+from contracts.models import Contract, Obligation
+from sroi import permissions, spreadsheets
+from sroi.permissions import Action, get_scope
+from sroi.spreadsheets import (
+    EMPTY_TAIL_ROWS,
+    MAX_ROWS,
     CellValueError,
     Column,
     FileError,
-    ImportFailed,
-    ImportRejected,
     RowStatus,
     Sheet,
-    check_container,
-    display_value,
+    clean_text,
     header_key,
-    is_blank,
-    municipality_key,
     parse_amount,
     parse_date,
     parse_text,
     safe_str,
 )
-from contracts.models import Contract, Obligation
-from sroi import permissions
-from sroi.permissions import Action, get_scope
 
 from . import notifications, services
 from .choices import Block, TargetGroup
@@ -160,9 +160,6 @@ COLUMNS: tuple[Column, ...] = (
     Column("description", "Omschrijving", False, ("description",), 36),
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
-HEADER_KEYS: dict[str, str] = {
-    header_key(name): column.key for column in COLUMNS for name in (column.title, *column.aliases)
-}
 CANDIDATE_DETAIL_KEYS = (
     "initials",
     "birth_year",
@@ -276,12 +273,7 @@ def form_inputs(spec: BlockSpec, variant: str) -> tuple[frozenset[str], frozense
 
 
 @dataclass
-class BulkRow:
-    number: int  # the row number as the user sees it in the spreadsheet
-    values: dict[str, object] = field(default_factory=dict)  # parsed values per column key
-    display: dict[str, str] = field(default_factory=dict)  # cleaned text per column key
-    errors: list[CellError] = field(default_factory=list)
-    status: str = RowStatus.NEW
+class BulkRow(spreadsheets.SheetRow):
     contract: Contract | None = None
     obligation: Obligation | None = None
     candidate: Candidate | None = None  # existing (by code) or new (unsaved)
@@ -289,10 +281,6 @@ class BulkRow:
     inputs: dict = field(default_factory=dict)  # for ``submit_contribution`` (no candidate)
     valuation: object = None  # ``placements.valuation.Valuation``
     existing: Contribution | None = None  # the contribution this row already reported
-
-    @property
-    def has_errors(self) -> bool:
-        return bool(self.errors)
 
     @property
     def value(self) -> Decimal | None:
@@ -324,33 +312,8 @@ class BulkRow:
 
 
 @dataclass
-class BulkReport:
-    sha256: str = ""
-    sheet_title: str = ""
-    file_errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+class BulkReport(spreadsheets.SheetReport):
     rows: list[BulkRow] = field(default_factory=list)
-    column_letters: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def error_rows(self) -> list[BulkRow]:
-        return [r for r in self.rows if r.errors]
-
-    @property
-    def ok_rows(self) -> list[BulkRow]:
-        return [r for r in self.rows if not r.errors]
-
-    @property
-    def new_rows(self) -> list[BulkRow]:
-        return [r for r in self.rows if r.status == RowStatus.NEW and not r.errors]
-
-    @property
-    def skipped_rows(self) -> list[BulkRow]:
-        return [r for r in self.rows if r.status == RowStatus.SKIP]
-
-    @property
-    def error_count(self) -> int:
-        return sum(len(r.errors) for r in self.rows)
 
     @property
     def new_candidate_count(self) -> int:
@@ -359,15 +322,6 @@ class BulkReport:
     @property
     def new_value_total(self) -> Decimal:
         return sum((r.value for r in self.new_rows if r.value is not None), Decimal("0.00"))
-
-    @property
-    def is_valid(self) -> bool:
-        """Readable, with at least one row, and no row has an error."""
-        return not self.file_errors and bool(self.rows) and not self.error_rows
-
-    @property
-    def can_import(self) -> bool:
-        return self.is_valid and bool(self.new_rows)
 
 
 @dataclass(frozen=True)
@@ -384,7 +338,7 @@ class BulkResult:
 
 def parse_block(value) -> str:
     text = value if isinstance(value, str) else safe_str(value)
-    block = BLOCK_BY_WORD.get(header_key(importing.clean_text(text)))
+    block = BLOCK_BY_WORD.get(header_key(clean_text(text)))
     if block is None:
         raise CellValueError(
             _("Unknown block. Use one of: %(words)s.")
@@ -395,7 +349,7 @@ def parse_block(value) -> str:
 
 def parse_target_group(value) -> str:
     text = value if isinstance(value, str) else safe_str(value)
-    group = TARGET_GROUP_BY_WORD.get(header_key(importing.clean_text(text)))
+    group = TARGET_GROUP_BY_WORD.get(header_key(clean_text(text)))
     if group is None:
         raise CellValueError(
             _("Unknown target group. Use one of: %(words)s.")
@@ -408,7 +362,7 @@ def parse_yes_no(value) -> bool:
     if isinstance(value, bool):
         return value
     text = value if isinstance(value, str) else safe_str(value)
-    word = importing.clean_text(text).casefold()
+    word = clean_text(text).casefold()
     if word in YES_WORDS:
         return True
     if word in NO_WORDS:
@@ -449,7 +403,7 @@ def parse_year(value) -> int:
         value = int(value)
     if isinstance(value, int):
         return value
-    text = importing.clean_text(str(value))
+    text = clean_text(str(value))
     if not re.fullmatch(r"\d{4}", text):
         raise invalid
     return int(text)
@@ -487,79 +441,10 @@ _PARSERS = {
 # --- Reading the workbook --------------------------------------------------------------------
 
 
-def _damaged() -> FileError:
-    return FileError(_("The file is damaged and cannot be read as an Excel workbook (.xlsx)."))
-
-
-def _expected_headers() -> str:
-    return ", ".join(c.title for c in COLUMNS)
-
-
 def _read_sheet(data: bytes, warnings: list[str]) -> Sheet:
     """The sheet ``Bijdragen`` (or the first sheet): its header mapped onto :data:`COLUMNS`
     and its non-empty rows, within the contract import's row limit."""
-    from openpyxl import load_workbook
-    from openpyxl.utils import get_column_letter
-
-    try:
-        workbook = load_workbook(
-            io.BytesIO(data), read_only=True, data_only=False, keep_links=False
-        )
-    except Exception as exc:  # openpyxl raises many kinds of errors on damaged files
-        logger.info("Bulk reporting: unreadable workbook (%s)", type(exc).__name__)
-        raise _damaged() from exc
-    try:
-        sheets = list(workbook.worksheets)
-        if not sheets:
-            raise FileError(_("The workbook contains no sheets."))
-        sheet = next(
-            (s for s in sheets if s.title.strip().casefold() == SHEET_NAME.casefold()), sheets[0]
-        )
-        declared = getattr(sheet, "max_row", None)
-        if isinstance(declared, int) and declared > MAX_ROWS + 1 + EMPTY_TAIL_ROWS:
-            raise _too_many_rows(sheet.title)
-        sheet.reset_dimensions()  # the declared size may be wrong: read what is there
-        rows = sheet.iter_rows(min_row=1, max_row=1)
-        header_cells = next(rows, None)
-        rows.close()
-        if header_cells is None or all(is_blank(c.value) for c in header_cells):
-            raise FileError(
-                _(
-                    "The sheet “%(sheet)s” is empty or its first row is empty. The first row "
-                    "must hold the column titles: %(headers)s."
-                )
-                % {"sheet": sheet.title, "headers": _expected_headers()}
-            )
-        header, letters = _map_header(header_cells, warnings, get_column_letter)
-        width = max(header.values()) + 1
-        body: list[tuple[int, list]] = []
-        for number, cells in enumerate(sheet.iter_rows(min_row=2, max_col=width), start=2):
-            cells = list(cells)
-            if all(is_blank(getattr(c, "value", None)) for c in cells):
-                if number > MAX_ROWS + 1 + EMPTY_TAIL_ROWS:
-                    break
-                continue
-            if number > MAX_ROWS + 1:
-                raise _too_many_rows(sheet.title)
-            body.append((number, cells))
-        if not body:
-            raise FileError(
-                _(
-                    "The sheet “%(sheet)s” has column titles but no contributions below them. "
-                    "Fill in one contribution per row."
-                )
-                % {"sheet": sheet.title}
-            )
-        return Sheet(
-            title=sheet.title, header=header, letters=letters, rows=body, epoch=workbook.epoch
-        )
-    except FileError:
-        raise
-    except Exception as exc:
-        logger.info("Bulk reporting: unreadable sheet (%s)", type(exc).__name__)
-        raise _damaged() from exc
-    finally:
-        workbook.close()
+    return spreadsheets.read_sheet(data, warnings, FORMAT, max_rows=MAX_ROWS)
 
 
 def _too_many_rows(title: str) -> FileError:
@@ -573,93 +458,41 @@ def _too_many_rows(title: str) -> FileError:
     )
 
 
-def _map_header(cells, warnings: list[str], get_column_letter) -> tuple[dict, dict]:
-    header: dict[str, int] = {}
-    letters: dict[str, str] = {}
-    unknown: list[str] = []
-    duplicates: list[str] = []
-    for index, cell in enumerate(cells):
-        value = cell.value
-        if is_blank(value):
-            continue
-        if getattr(cell, "data_type", None) == "f":
-            raise FileError(_("The column titles in the first row must be text, not formulas."))
-        text = importing.clean_text_or_raw(value if isinstance(value, str) else safe_str(value))
-        key = HEADER_KEYS.get(header_key(text))
-        if key is None:
-            unknown.append(text[:60])
-        elif key in header:
-            duplicates.append(COLUMN_BY_KEY[key].title)
-        else:
-            header[key] = index
-            letters[key] = get_column_letter(index + 1)
-    if duplicates:
-        raise FileError(
-            _("These columns appear more than once: %(columns)s. Keep each column once.")
-            % {"columns": ", ".join(duplicates)}
+def _no_rows(title: str) -> FileError:
+    return FileError(
+        _(
+            "The sheet “%(sheet)s” has column titles but no contributions below them. "
+            "Fill in one contribution per row."
         )
-    missing = [c.title for c in COLUMNS if c.required and c.key not in header]
-    if missing:
-        raise FileError(
-            _(
-                "Required columns are missing: %(missing)s. The first row must hold the column "
-                "titles of the template: %(expected)s."
-            )
-            % {"missing": ", ".join(missing), "expected": _expected_headers()}
-        )
-    if unknown:
-        warnings.append(
-            _("These columns are not recognised and were ignored: %(columns)s.")
-            % {"columns": ", ".join(unknown)}
-        )
-    return header, letters
+        % {"sheet": title}
+    )
+
+
+FORMAT = spreadsheets.SheetFormat(
+    columns=COLUMNS,
+    sheet_name=SHEET_NAME,
+    parsers=_PARSERS,
+    logger=logger,
+    log_label="Bulk reporting",
+    too_many_rows=_too_many_rows,
+    no_rows=_no_rows,
+    too_many_declared=lambda title, declared, max_rows: (
+        _too_many_rows(title) if declared > max_rows + 1 + EMPTY_TAIL_ROWS else None
+    ),
+)
+HEADER_KEYS = FORMAT.header_keys  # normalised column title or alias -> column key
 
 
 def _parse_row(sheet: Sheet, number: int, cells: list) -> BulkRow:
-    row = BulkRow(number=number)
-    for column in COLUMNS:
-        index = sheet.header.get(column.key)
-        if index is None:
-            continue
-        cell = cells[index] if index < len(cells) else None
-        value = getattr(cell, "value", None)
-        data_type = getattr(cell, "data_type", None)
-        if data_type == "f" or isinstance(value, ArrayFormula | DataTableFormula):
-            row.display[column.key] = display_value(str(value))
-            _add(row, sheet, column.key, _("Cell contains a formula; paste values only."))
-            continue
-        row.display[column.key] = display_value(value)
-        if data_type == "e":
-            _add(row, sheet, column.key, _("Cell contains an Excel error (%(v)s).") % {"v": value})
-            continue
-        if is_blank(value):
-            continue
-        try:
-            row.values[column.key] = _PARSERS[column.key](value, sheet.epoch)
-        except CellValueError as exc:
-            _add(row, sheet, column.key, str(exc))
-    for column in COLUMNS:
-        if column.required and column.key not in row.values and not _has_error(row, column.key):
-            _add(row, sheet, column.key, _("Required: fill in a value."))
-    return row
+    return spreadsheets.parse_row(BulkRow(number=number), sheet, cells, FORMAT)
 
 
 def _add(row: BulkRow, sheet: Sheet | None, key: str, message: str) -> None:
-    column = COLUMN_BY_KEY.get(key)
-    row.errors.append(
-        CellError(
-            column=column.title if column else "",
-            letter=(sheet.letters.get(key, "") if sheet else ""),
-            message=str(message),
-            value=row.display.get(key, ""),
-        )
-    )
-    row.status = RowStatus.ERROR
+    spreadsheets.add_error(row, sheet, FORMAT, key, message)
 
 
 def _has_error(row: BulkRow, key: str) -> bool:
-    column = COLUMN_BY_KEY.get(key)
-    return any(e.column == column.title for e in row.errors) if column else False
+    return spreadsheets.has_error(row, FORMAT, key)
 
 
 # --- Validation ------------------------------------------------------------------------------
@@ -697,19 +530,12 @@ def validate_workbook(*, acting_user, data: bytes) -> BulkReport:
     """Read and validate an uploaded .xlsx completely; writes nothing."""
     _require_contractor(acting_user)
     report = BulkReport(sha256=hashlib.sha256(data or b"").hexdigest())
-    try:
-        check_container(data)
-        sheet = _read_sheet(data, report.warnings)
-    except FileError as exc:
-        report.file_errors.append(str(exc))
+    sheet = spreadsheets.read_into(report, data, check=check_container, read=_read_sheet)
+    if sheet is None:
         return report
-    report.sheet_title = sheet.title
-    report.column_letters = dict(sheet.letters)
     report.rows = [_parse_row(sheet, number, cells) for number, cells in sheet.rows]
     _validate_against_database(report.rows, sheet, acting_user)
-    order = {c.title: i for i, c in enumerate(COLUMNS)}
-    for row in report.rows:
-        row.errors.sort(key=lambda e: order.get(e.column, len(order)))
+    spreadsheets.sort_errors(report.rows, FORMAT, unknown_position=len(COLUMNS))
     return report
 
 
@@ -1260,43 +1086,26 @@ def build_template(*, acting_user) -> bytes:
     """The .xlsx template: ``Bijdragen`` (column titles, lists, formats) and ``Toelichting``
     (instructions, the meaning of every column and the contractor's open obligations)."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
     contracts = open_obligation_contracts(acting_user)
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = SHEET_NAME
-    bold = Font(bold=True, color="FFFFFF")
-    fill = PatternFill("solid", fgColor="1F4E79")
-    last = MAX_ROWS + 1
-    letter = {c.key: get_column_letter(i + 1) for i, c in enumerate(COLUMNS)}
-    for index, column in enumerate(COLUMNS, start=1):
-        cell = sheet.cell(row=1, column=index, value=column.title)
-        cell.font = bold
-        cell.fill = fill
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-        dim = sheet.column_dimensions[get_column_letter(index)]
-        dim.width = column.width
-        if column.key == "invoiced_amount":
-            dim.number_format = "#,##0.00"
-        elif column.key in ("start_date", "end_date"):
-            dim.number_format = "DD-MM-YYYY"
-        elif column.key in ("reference", "candidate_code"):
-            dim.number_format = "@"
-    sheet.row_dimensions[1].height = 30
-    sheet.freeze_panes = "A2"
+    spreadsheets.write_header(
+        sheet,
+        FORMAT,
+        {
+            "invoiced_amount": spreadsheets.AMOUNT_FORMAT,
+            "start_date": spreadsheets.DATE_FORMAT,
+            "end_date": spreadsheets.DATE_FORMAT,
+            "reference": spreadsheets.TEXT_FORMAT,
+            "candidate_code": spreadsheets.TEXT_FORMAT,
+        },
+    )
 
     def validation(key: str, dv: DataValidation, prompt: str) -> None:
-        dv.promptTitle = COLUMN_BY_KEY[key].title[:32]
-        dv.prompt = prompt[:255]
-        dv.showInputMessage = True
-        dv.showErrorMessage = True
-        dv.errorTitle = COLUMN_BY_KEY[key].title[:32]
-        dv.error = prompt[:255]
-        dv.add(f"{letter[key]}2:{letter[key]}{last}")
-        sheet.add_data_validation(dv)
+        spreadsheets.add_validation(sheet, FORMAT, key, dv, prompt, max_rows=MAX_ROWS)
 
     def listed(words) -> str | None:
         text = ",".join(words)
